@@ -1,0 +1,3 @@
+//! ob-build
+
+#![forbid(unsafe_code)]

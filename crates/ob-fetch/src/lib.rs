@@ -1,0 +1,3 @@
+//! ob-fetch
+
+#![forbid(unsafe_code)]

@@ -1,0 +1,3 @@
+//! ob-index
+
+#![forbid(unsafe_code)]

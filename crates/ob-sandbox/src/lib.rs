@@ -1,0 +1,3 @@
+//! ob-sandbox
+
+#![forbid(unsafe_code)]

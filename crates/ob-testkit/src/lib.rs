@@ -1,0 +1,13 @@
+//! Test support shared by the crates' integration tests: the builder image the tests run in,
+//! sdists packed from `fixtures/`, and a package index served on loopback. Not shipped.
+
+#![forbid(unsafe_code)]
+
+pub mod image;
+pub mod index;
+pub mod sdist;
+
+/// The repository's top directory (for `fixtures/` and `stages/`).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

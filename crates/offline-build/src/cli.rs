@@ -1,0 +1,234 @@
+//! Command-line interface. Doc comments on these structs are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Resolve, fetch and build Python dependencies from source, offline, in locked-down containers.
+///
+/// Exit codes: 0 success; 1 the input is wrong or a verification failed; 2 an internal or
+/// environment error (for example Docker unreachable).
+#[derive(Debug, Parser)]
+#[command(name = "offline-build", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print only warnings and errors.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Never draw progress bars (they are also hidden when stderr is not a terminal).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Discover the complete dependency set, build requirements included, and write the lock.
+    Resolve(ResolveArgs),
+    /// Download every sdist named in the lock into the wheelhouse, verifying each sha256.
+    Fetch(FetchArgs),
+    /// Build every package of the lock from its sdist, offline, one container per package.
+    Build(BuildArgs),
+    /// Run a program in the built environment: no network, read-only data, snapshotted results.
+    Run(RunArgs),
+    /// List or restore the snapshots that `run` takes of a results directory.
+    #[command(subcommand)]
+    Snapshots(SnapshotsCommand),
+    /// Create, show or assemble container images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Check Docker, the builder image, the index configuration and the trust store.
+    Doctor(DoctorArgs),
+}
+
+/// The lock file every stage reads or writes.
+#[derive(Debug, Args, Clone)]
+pub struct LockArg {
+    /// The lock file.
+    #[arg(long, default_value = "pylock.toml", value_name = "FILE")]
+    pub lock: PathBuf,
+}
+
+/// Which image runs the containers.
+#[derive(Debug, Args, Clone)]
+pub struct ImageArg {
+    /// Image to build in; any image with python3 and a compiler. Defaults to the builder image
+    /// made by `offline-build image create`.
+    #[arg(long, value_name = "REFERENCE")]
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// Requirement specifiers, e.g. `flask==3.0.3` `attrs>=24`.
+    #[arg(value_name = "SPEC")]
+    pub specs: Vec<String>,
+    /// Read requirements from a requirements file (repeatable).
+    #[arg(long = "requirement", short = 'r', value_name = "FILE")]
+    pub requirements: Vec<PathBuf>,
+    /// Read `[project.dependencies]` from a pyproject.toml.
+    #[arg(long, value_name = "FILE")]
+    pub project: Option<PathBuf>,
+    /// With --project: include this optional-dependency extra (repeatable).
+    #[arg(long, value_name = "NAME", requires = "project")]
+    pub extra: Vec<String>,
+    /// With --project: include this PEP 735 dependency group (repeatable).
+    #[arg(long, value_name = "NAME", requires = "project")]
+    pub group: Vec<String>,
+    #[command(flatten)]
+    pub lock: LockArg,
+    #[command(flatten)]
+    pub image: ImageArg,
+    /// Package index (Simple API). Defaults to where pip would look.
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+    /// Ignore files uploaded after this instant (RFC 3339), so a resolve can be repeated.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub exclude_newer: Option<String>,
+    /// Parallel jobs for discovery and verification builds.
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Skip building every package to prove its build requirements complete (recorded in the lock).
+    #[arg(long)]
+    pub no_verify_build: bool,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub lock: LockArg,
+    /// Directory that receives the verified sdists.
+    #[arg(long, default_value = "wheelhouse", value_name = "DIR")]
+    pub wheelhouse: PathBuf,
+    /// Parallel downloads.
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Use no network: check the wheelhouse against the lock and list what is missing, wrong or extra.
+    #[arg(long)]
+    pub offline: bool,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub lock: LockArg,
+    /// Directory holding the verified sdists (from `fetch`).
+    #[arg(long, default_value = "wheelhouse", value_name = "DIR")]
+    pub wheelhouse: PathBuf,
+    /// Directory that receives the wheels, build-report.json and logs/.
+    #[arg(long, default_value = "dist", value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub image: ImageArg,
+    /// Parallel builds (default: the number of cores).
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Wall-clock limit for one package's build, in seconds.
+    #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Build everything a second time in fresh containers and report wheels that differ.
+    #[arg(long)]
+    pub check_reproducible: bool,
+    /// Install the runtime set from the output into a fresh network-less container and import it.
+    #[arg(long)]
+    pub verify_install: bool,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub lock: LockArg,
+    /// Directory holding the built wheels.
+    #[arg(long, default_value = "dist", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Mount HOST read-only at CONTAINER (repeatable).
+    #[arg(long, value_name = "HOST:CONTAINER")]
+    pub data: Vec<String>,
+    /// The one writable mount; snapshotted before each run.
+    #[arg(long, value_name = "HOST:CONTAINER")]
+    pub results: Option<String>,
+    /// Docker network to attach; the default is no network at all.
+    #[arg(long, value_name = "NAME")]
+    pub network: Option<String>,
+    /// The program and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotsCommand {
+    /// List the snapshots of a results directory, oldest first.
+    List {
+        /// The results directory.
+        #[arg(long, value_name = "DIR")]
+        results: PathBuf,
+    },
+    /// Restore a results directory from a snapshot (default: the newest).
+    Restore {
+        /// The results directory.
+        #[arg(long, value_name = "DIR")]
+        results: PathBuf,
+        /// Snapshot to restore.
+        id: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Make the default builder image from Debian packages (debootstrap) and import it into Docker.
+    Create(ImageCreateArgs),
+    /// Print an image's reference, layer digest, Python version and platform tag.
+    Show(ImageShowArgs),
+    /// Assemble the runtime image: the builder image plus the built wheels.
+    Assemble {
+        /// Name the assembled image.
+        #[arg(long, value_name = "REFERENCE")]
+        tag: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImageCreateArgs {
+    /// Debian mirror to bootstrap from. Defaults to the first Debian mirror in the host's apt sources.
+    #[arg(long, value_name = "URL")]
+    pub mirror: Option<String>,
+    /// Re-create the image even if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageShowArgs {
+    #[command(flatten)]
+    pub image: ImageArg,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub image: ImageArg,
+    /// Package index to check. Defaults to where pip would look.
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
