@@ -1,1 +1,201 @@
-//! Packs a source tree under `fixtures/` into a deterministic sdist (owned by the build work).
+//! Packs a source tree under `fixtures/` into a deterministic sdist (owned by the build work):
+//! entries sorted, one fixed mtime, numeric owners 0:0, normalised modes, a `PKG-INFO` made from
+//! `[project]`, and a gzip header without time or name, so the same tree always gives the same
+//! sha256.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// The mtime of every member: 2020-01-01T00:00:00Z.
+pub const SDIST_MTIME: u64 = 1_577_836_800;
+
+/// Why packing failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SdistError {
+    /// Reading the tree or writing the archive failed.
+    #[error("could not pack the sdist of `{}`", path.display())]
+    Io {
+        /// The fixture tree or the archive being written.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `pyproject.toml` is missing, not TOML, or has no `[project]` name and version.
+    #[error("`{}` has no usable [project] name and version: {problem}", path.display())]
+    Project {
+        /// The pyproject.toml.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// A packed sdist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedSdist {
+    /// `[project].name` as written.
+    pub name: String,
+    /// `[project].version`.
+    pub version: String,
+    /// `{name_with_underscores}-{version}.tar.gz` (PEP 625).
+    pub filename: String,
+    /// Where it was written.
+    pub path: PathBuf,
+    /// Lowercase hex sha256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The tree of the build fixture `name`: `fixtures/build/<name>`.
+pub fn fixture_dir(name: &str) -> PathBuf {
+    crate::repo_root().join("fixtures/build").join(name)
+}
+
+/// Packs `fixtures/build/<name>` into `out_dir`.
+pub fn pack_fixture(name: &str, out_dir: &Path) -> Result<PackedSdist, SdistError> {
+    pack(&fixture_dir(name), out_dir)
+}
+
+/// Packs the source tree `source` (which holds a `pyproject.toml` with `[project]` name and
+/// version) into `out_dir/{name}-{version}.tar.gz`. `__pycache__` directories and `*.pyc` files
+/// are left out.
+pub fn pack(source: &Path, out_dir: &Path) -> Result<PackedSdist, SdistError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source: std::io::Error| SdistError::Io { path, source }
+    };
+    let pyproject_path = source.join("pyproject.toml");
+    let (name, version) = project_name_version(&pyproject_path)?;
+    let stem = format!("{}-{version}", name.replace(['-', '.'], "_").to_lowercase());
+    let filename = format!("{stem}.tar.gz");
+
+    let mut files = Vec::new();
+    collect(source, source, &mut files).map_err(io(source))?;
+    files.sort();
+
+    let mut archive_bytes = Vec::new();
+    {
+        let encoder = flate2::GzBuilder::new()
+            .mtime(0)
+            .write(&mut archive_bytes, flate2::Compression::default());
+        let mut builder = tar::Builder::new(encoder);
+        builder.mode(tar::HeaderMode::Deterministic);
+        let pkg_info = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+        let mut entries: Vec<(String, Vec<u8>, u32)> =
+            vec![(format!("{stem}/PKG-INFO"), pkg_info.into_bytes(), 0o644)];
+        for relative in &files {
+            let path = source.join(relative);
+            let data = fs_err::read(&path).map_err(io(&path))?;
+            entries.push((format!("{stem}/{relative}"), data, 0o644));
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (member, data, mode) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(mode);
+            header.set_mtime(SDIST_MTIME);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_entry_type(tar::EntryType::Regular);
+            builder
+                .append_data(&mut header, &member, data.as_slice())
+                .map_err(io(source))?;
+        }
+        builder
+            .into_inner()
+            .and_then(|encoder| encoder.finish())
+            .map_err(io(source))?;
+    }
+
+    fs_err::create_dir_all(out_dir).map_err(io(out_dir))?;
+    let path = out_dir.join(&filename);
+    let mut file = fs_err::File::create(&path).map_err(io(&path))?;
+    file.write_all(&archive_bytes).map_err(io(&path))?;
+    Ok(PackedSdist {
+        name,
+        version,
+        filename,
+        sha256: hex::encode(Sha256::digest(&archive_bytes)),
+        size: archive_bytes.len() as u64,
+        path,
+    })
+}
+
+fn project_name_version(pyproject_path: &Path) -> Result<(String, String), SdistError> {
+    let problem = |problem: String| SdistError::Project {
+        path: pyproject_path.to_path_buf(),
+        problem,
+    };
+    let text = fs_err::read_to_string(pyproject_path).map_err(|source| SdistError::Io {
+        path: pyproject_path.to_path_buf(),
+        source,
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|err| problem(err.to_string()))?;
+    let project = table
+        .get("project")
+        .and_then(|project| project.as_table())
+        .ok_or_else(|| problem("no [project] table".to_owned()))?;
+    let field = |key: &str| {
+        project
+            .get(key)
+            .and_then(|value| value.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| problem(format!("no [project].{key}")))
+    };
+    Ok((field("name")?, field("version")?))
+}
+
+/// Relative paths (with `/`) of every regular file under `dir`.
+fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            if file_name != "__pycache__" && file_name != "build" {
+                collect(root, &path, files)?;
+            }
+        } else if kind.is_file() && !file_name.ends_with(".pyc") {
+            let relative = path
+                .strip_prefix(root)
+                .map_err(|err| std::io::Error::other(err.to_string()))?;
+            let parts: Vec<String> = relative
+                .components()
+                .map(|part| part.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            files.push(parts.join("/"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_twice_gives_the_same_bytes() {
+        let first = tempfile_dir("first");
+        let second = tempfile_dir("second");
+        let a = pack_fixture("greet", &first).unwrap();
+        let b = pack_fixture("greet", &second).unwrap();
+        assert_eq!(a.sha256, b.sha256);
+        assert_eq!(a.filename, "greet-1.0.tar.gz");
+        assert!(a.size > 0);
+        let _ = fs_err::remove_dir_all(first);
+        let _ = fs_err::remove_dir_all(second);
+    }
+
+    fn tempfile_dir(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("ob-testkit-sdist-{tag}-{}", std::process::id()));
+        let _ = fs_err::remove_dir_all(&dir);
+        dir
+    }
+}
