@@ -110,7 +110,8 @@ def log(message):
 def make_venv(path):
     # No pip and no system site-packages: the environment holds the stdlib and our wheels only.
     venv.EnvBuilder(with_pip=False, symlinks=True, system_site_packages=False).create(path)
-    purelib = sysconfig.get_path("purelib", vars={"base": path, "platbase": path})
+    # The `venv` scheme, not the default: Debian's default points at /usr/local-style paths.
+    purelib = sysconfig.get_path("purelib", scheme="venv", vars={"base": path, "platbase": path})
     return os.path.join(path, "bin", "python"), purelib
 
 
