@@ -270,7 +270,11 @@ fn index_url_in_config(path: &Path) -> Result<Option<(String, String)>, IndexErr
             continue;
         };
         // pip normalises `index_url` to `index-url`.
-        if key.trim().replace('_', "-").to_ascii_lowercase() != "index-url" {
+        if !key
+            .trim()
+            .replace('_', "-")
+            .eq_ignore_ascii_case("index-url")
+        {
             continue;
         }
         let value = value.trim().to_string();
