@@ -1,0 +1,581 @@
+//! The builder image: making the default one from Debian packages (debootstrap, then a Docker
+//! import), describing any image (layer digest, Python version, platform tag), and the check
+//! that stops a command when the image it needs is missing.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use bollard::query_parameters::{CreateImageOptions, RemoveImageOptions};
+use futures_util::StreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::error::{SandboxError, is_not_found};
+use crate::run::{Limits, RunSpec};
+use crate::sandbox::Sandbox;
+use crate::{apt, rootfs};
+
+/// The default builder image, made by [`create`] (`offline-build image create`).
+pub const DEFAULT_IMAGE: &str = "offline-build/builder:trixie";
+/// The Debian release the default image is bootstrapped from.
+pub const DEBIAN_SUITE: &str = "trixie";
+/// What the default image holds besides Debian's minimal base: Python with pip and venv, a C/C++
+/// toolchain, and the headers that common extension modules build against.
+pub const PACKAGES: &[&str] = &[
+    "python3",
+    "python3-pip",
+    "python3-venv",
+    // Python.h and the interpreter's build configuration: every C extension needs them.
+    "python3-dev",
+    "gcc",
+    "g++",
+    "make",
+    "pkg-config",
+    "libc6-dev",
+    "libffi-dev",
+    "zlib1g-dev",
+    "libssl-dev",
+];
+/// Image label holding the Python version (e.g. `3.13.5`), set by [`create`].
+pub const LABEL_PYTHON_VERSION: &str = "org.offline-build.python-version";
+/// Image label holding the wheel platform tag (e.g. `linux_x86_64`), set by [`create`].
+pub const LABEL_PLATFORM: &str = "org.offline-build.platform";
+
+/// What identifies an image for the lock and the build report. Serialised as-is by
+/// `offline-build image show --json` (a stable format: fields are only ever added).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageInfo {
+    /// The reference it was looked up by, e.g. `offline-build/builder:trixie`.
+    pub reference: String,
+    /// Docker's image ID. Changes on every import even when the content does not; do not pin it.
+    pub id: String,
+    /// `sha256:<hex>` identifying the image content: the layer digest (sha256 of the
+    /// uncompressed rootfs tar) for a single-layer image such as ours, else the OCI chain ID of
+    /// all its layers. Stable across re-imports of the same rootfs: pin this.
+    pub digest: String,
+    /// `python3`'s version, e.g. `3.13.5`.
+    pub python_version: String,
+    /// The platform tag of wheels built in it, e.g. `linux_x86_64`.
+    pub platform: String,
+}
+
+/// Options of [`create`].
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// Debian mirror URL; `None` takes the first Debian mirror of the host's apt sources.
+    pub mirror: Option<String>,
+    /// Make the image again even if it exists.
+    pub force: bool,
+}
+
+/// What [`create`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateOutcome {
+    /// The image as it now is.
+    pub info: ImageInfo,
+    /// `false` when the image already existed and nothing was done.
+    pub created: bool,
+}
+
+/// Progress of [`create`], which takes minutes. The binary shows these; tests may ignore them.
+pub trait CreateReporter: Send + Sync {
+    /// A new step began, e.g. "Bootstrapping Debian trixie (about a minute)".
+    fn on_step(&self, message: &str);
+    /// A line of output from a long step (debootstrap's `I: Retrieving ...`).
+    fn on_detail(&self, line: &str) {
+        let _ = line;
+    }
+}
+
+/// Reports nothing.
+impl CreateReporter for () {
+    fn on_step(&self, _message: &str) {}
+}
+
+/// What to do when `reference` is missing.
+pub(crate) fn missing_hint(reference: &str) -> String {
+    if reference == DEFAULT_IMAGE {
+        "run `offline-build image create` to make it (about two minutes)".to_string()
+    } else {
+        format!(
+            "load or build `{reference}` into Docker first, or omit --image to use the default \
+             builder image"
+        )
+    }
+}
+
+/// Looks up the image `reference` (default: [`DEFAULT_IMAGE`]) and fails with
+/// [`SandboxError::ImageMissing`] naming the exact command to run when it is absent. Commands
+/// that need an image call this first.
+pub async fn require(
+    sandbox: &Sandbox,
+    reference: Option<&str>,
+) -> Result<ImageInfo, SandboxError> {
+    let reference = reference.unwrap_or(DEFAULT_IMAGE);
+    inspect(sandbox, reference)
+        .await?
+        .ok_or_else(|| SandboxError::ImageMissing {
+            reference: reference.to_string(),
+            hint: missing_hint(reference),
+        })
+}
+
+/// Describes the image `reference`, or `None` if Docker does not have it. Python version and
+/// platform come from the labels [`create`] sets; for any other image, python3 is run once in a
+/// locked-down container to ask.
+pub async fn inspect(
+    sandbox: &Sandbox,
+    reference: &str,
+) -> Result<Option<ImageInfo>, SandboxError> {
+    let inspected = match sandbox.docker.inspect_image(reference).await {
+        Ok(inspected) => inspected,
+        Err(err) if is_not_found(&err) => return Ok(None),
+        Err(source) => {
+            return Err(SandboxError::docker(
+                format!("inspect the image `{reference}`"),
+                source,
+            ));
+        }
+    };
+    let unusable = |detail: &str| SandboxError::ImageUnusable {
+        reference: reference.to_string(),
+        detail: detail.to_string(),
+    };
+    let id = inspected
+        .id
+        .clone()
+        .ok_or_else(|| unusable("Docker reports no image ID"))?;
+    let layers = inspected
+        .root_fs
+        .and_then(|root_fs| root_fs.layers)
+        .unwrap_or_default();
+    let digest = chain_id(&layers).ok_or_else(|| unusable("Docker reports no layers"))?;
+    let labels = inspected
+        .config
+        .and_then(|config| config.labels)
+        .unwrap_or_default();
+    let (python_version, platform) =
+        match (labels.get(LABEL_PYTHON_VERSION), labels.get(LABEL_PLATFORM)) {
+            (Some(version), Some(platform)) => (version.clone(), platform.clone()),
+            _ => ask_python(sandbox, reference).await?,
+        };
+    Ok(Some(ImageInfo {
+        reference: reference.to_string(),
+        id,
+        digest,
+        python_version,
+        platform,
+    }))
+}
+
+/// The OCI chain ID of `layers` (DiffIDs, bottom first): the layer digest itself for one layer.
+fn chain_id(layers: &[String]) -> Option<String> {
+    let (first, rest) = layers.split_first()?;
+    Some(rest.iter().fold(first.clone(), |chain, layer| {
+        format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(format!("{chain} {layer}")))
+        )
+    }))
+}
+
+/// Prints the Python version and `sysconfig.get_platform()`, one per line.
+const PYTHON_PROBE: &str =
+    "import platform, sysconfig; print(platform.python_version()); print(sysconfig.get_platform())";
+
+/// Runs python3 in the image, locked down like any build, to learn its version and platform.
+async fn ask_python(sandbox: &Sandbox, reference: &str) -> Result<(String, String), SandboxError> {
+    let mut spec = RunSpec::new(
+        reference,
+        vec![
+            "python3".to_string(),
+            "-c".to_string(),
+            PYTHON_PROBE.to_string(),
+        ],
+        format!("inspect:{reference}"),
+    );
+    spec.timeout = Duration::from_secs(120);
+    spec.limits = Limits {
+        memory_bytes: 512 << 20,
+        ..Limits::default()
+    };
+    let mut printed = Vec::new();
+    let outcome = sandbox
+        .run(&spec, |line| match line {
+            crate::OutputLine::Stdout(line) | crate::OutputLine::Stderr(line) => printed.push(line),
+        })
+        .await?;
+    parse_python_probe(reference, outcome.success(), &printed)
+}
+
+fn parse_python_probe(
+    reference: &str,
+    success: bool,
+    printed: &[String],
+) -> Result<(String, String), SandboxError> {
+    match (success, printed) {
+        (true, [version, platform]) if !version.is_empty() && !platform.is_empty() => {
+            Ok((version.trim().to_string(), platform_tag(platform)))
+        }
+        _ => Err(SandboxError::ImageUnusable {
+            reference: reference.to_string(),
+            detail: format!(
+                "asking python3 for its version and platform printed: {:?}",
+                printed.join("\n")
+            ),
+        }),
+    }
+}
+
+/// `linux-x86_64` → `linux_x86_64`, as wheel tags spell it.
+fn platform_tag(platform: &str) -> String {
+    platform.trim().replace(['-', '.'], "_")
+}
+
+/// Makes [`DEFAULT_IMAGE`]: debootstraps Debian [`DEBIAN_SUITE`] (minbase plus [`PACKAGES`])
+/// into a temporary directory, tidies it, and streams it as one tar layer into Docker's image
+/// import, with the Python version and platform as labels. Checks that Docker's layer digest
+/// is the sha256 of what was sent.
+///
+/// Idempotent: when the image exists and `options.force` is false, nothing is done and
+/// `created` is false. Needs root (debootstrap does); installs debootstrap with apt-get when it
+/// is missing and apt-get is there. The temporary rootfs is always deleted.
+pub async fn create(
+    sandbox: &Sandbox,
+    options: &CreateOptions,
+    reporter: &dyn CreateReporter,
+) -> Result<CreateOutcome, SandboxError> {
+    let existing = inspect(sandbox, DEFAULT_IMAGE).await?;
+    if let Some(info) = &existing
+        && !options.force
+    {
+        reporter.on_step(&format!(
+            "`{DEFAULT_IMAGE}` already exists (layer {}); use --force to make it again",
+            info.digest
+        ));
+        return Ok(CreateOutcome {
+            info: info.clone(),
+            created: false,
+        });
+    }
+    if effective_uid() != Some(0) {
+        return Err(SandboxError::NotRoot);
+    }
+    let debootstrap = ensure_debootstrap(reporter).await?;
+    let mirror = match &options.mirror {
+        Some(mirror) => mirror.clone(),
+        None => apt::debian_mirror(Path::new("/"))?,
+    };
+
+    let rootfs_dir = rootfs::RootfsDir::new()?;
+    let result = build_and_import(sandbox, &debootstrap, &mirror, &rootfs_dir, reporter).await;
+    reporter.on_step("Removing the temporary rootfs");
+    rootfs_dir.remove().await;
+    let info = result?;
+
+    if let Some(old) = existing
+        && old.id != info.id
+    {
+        // The old image lost its tag to the new one; a container may still use it, so this is
+        // best effort.
+        let _ = sandbox
+            .docker
+            .remove_image(&old.id, None::<RemoveImageOptions>, None)
+            .await;
+    }
+    reporter.on_step(&format!(
+        "Created `{DEFAULT_IMAGE}` (layer {})",
+        info.digest
+    ));
+    Ok(CreateOutcome {
+        info,
+        created: true,
+    })
+}
+
+async fn build_and_import(
+    sandbox: &Sandbox,
+    debootstrap: &Path,
+    mirror: &str,
+    rootfs_dir: &rootfs::RootfsDir,
+    reporter: &dyn CreateReporter,
+) -> Result<ImageInfo, SandboxError> {
+    let root = rootfs_dir.root();
+    reporter.on_step(&format!(
+        "Bootstrapping Debian {DEBIAN_SUITE} from {mirror} with python3 and a C compiler (about a minute)"
+    ));
+    let mut command = tokio::process::Command::new(debootstrap);
+    command
+        .arg("--variant=minbase")
+        .arg(format!("--include={}", PACKAGES.join(",")))
+        .arg(DEBIAN_SUITE)
+        .arg(&root)
+        .arg(mirror);
+    run_host_command(
+        command,
+        reporter,
+        "check that the mirror is reachable and serves Debian trixie, or pass another with --mirror",
+    )
+    .await?;
+
+    reporter.on_step("Tidying the rootfs (apt lists, caches, logs)");
+    let tidy_root = root.clone();
+    tokio::task::spawn_blocking(move || rootfs::tidy(&tidy_root))
+        .await
+        .map_err(|join| {
+            SandboxError::io("tidying the rootfs stopped", std::io::Error::other(join))
+        })??;
+
+    let (python_version, platform) = python_in_chroot(&root).await?;
+
+    reporter.on_step(&format!(
+        "Importing the rootfs into Docker as `{DEFAULT_IMAGE}`"
+    ));
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(8);
+    let tar_root = root.clone();
+    let producer = tokio::task::spawn_blocking(move || rootfs::stream_tar(&tar_root, sender));
+    let body = futures_util::stream::poll_fn(move |context| receiver.poll_recv(context));
+    let (repo, tag) = DEFAULT_IMAGE
+        .split_once(':')
+        .unwrap_or((DEFAULT_IMAGE, "latest"));
+    let import_options = CreateImageOptions {
+        from_src: Some("-".to_string()),
+        repo: Some(repo.to_string()),
+        tag: Some(tag.to_string()),
+        changes: vec![
+            format!("ENV PATH={}", crate::run::DEFAULT_PATH),
+            "ENV LANG=C.UTF-8".to_string(),
+            format!(
+                "LABEL {LABEL_PYTHON_VERSION}=\"{python_version}\" {LABEL_PLATFORM}=\"{platform}\" \
+                 org.offline-build.debian-suite=\"{DEBIAN_SUITE}\""
+            ),
+            "CMD [\"python3\"]".to_string(),
+        ],
+        ..Default::default()
+    };
+    // An import of ~650 MB outlasts bollard's default two-minute request timeout.
+    let docker = sandbox
+        .docker
+        .clone()
+        .with_timeout(Duration::from_secs(3600));
+    let mut progress = docker.create_image(
+        Some(import_options),
+        Some(bollard::body_try_stream(body)),
+        None,
+    );
+    let mut import_error = None;
+    while let Some(message) = progress.next().await {
+        if let Err(source) = message {
+            import_error = Some(source);
+            break;
+        }
+    }
+    drop(progress);
+    let sent = producer.await.map_err(|join| {
+        SandboxError::io(
+            "writing the rootfs tar stopped",
+            std::io::Error::other(join),
+        )
+    })?;
+    if let Some(source) = import_error {
+        return Err(SandboxError::docker(
+            format!("import the rootfs as `{DEFAULT_IMAGE}`"),
+            source,
+        ));
+    }
+    let sent = sent?;
+
+    let info = inspect(sandbox, DEFAULT_IMAGE).await?.ok_or_else(|| SandboxError::ImageMissing {
+        reference: DEFAULT_IMAGE.to_string(),
+        hint: "Docker accepted the import but does not list the image; run `offline-build image create --force`".to_string(),
+    })?;
+    if info.digest != sent.digest {
+        return Err(SandboxError::LayerMismatch {
+            reference: DEFAULT_IMAGE.to_string(),
+            sent: sent.digest,
+            recorded: info.digest,
+        });
+    }
+    Ok(info)
+}
+
+/// Asks the bootstrapped python3 for its version and platform by chrooting into the rootfs
+/// (faster than importing first and starting a container).
+async fn python_in_chroot(root: &Path) -> Result<(String, String), SandboxError> {
+    let output = tokio::process::Command::new("chroot")
+        .arg(root)
+        .args(["/usr/bin/python3", "-c", PYTHON_PROBE])
+        .env_clear()
+        .env("PATH", crate::run::DEFAULT_PATH)
+        .env("LANG", "C.UTF-8")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|source| {
+            SandboxError::io("could not run `chroot` to ask the rootfs's python3", source)
+        })?;
+    let printed: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    parse_python_probe(
+        &root.display().to_string(),
+        output.status.success(),
+        &printed,
+    )
+}
+
+/// Runs a host command, passing its output lines to `reporter` and keeping the last ones for
+/// the error.
+async fn run_host_command(
+    mut command: tokio::process::Command,
+    reporter: &dyn CreateReporter,
+    hint: &str,
+) -> Result<(), SandboxError> {
+    let shown = format!("{:?}", command.as_std()).replace('"', "");
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .map_err(|source| SandboxError::io(format!("could not start `{shown}`"), source))?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(SandboxError::io(
+            format!("`{shown}` has no output pipes"),
+            std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+        ));
+    };
+    let mut stdout = BufReader::new(stdout).lines();
+    let mut stderr = BufReader::new(stderr).lines();
+    let mut tail = VecDeque::new();
+    let mut remember = |line: String| {
+        reporter.on_detail(&line);
+        if tail.len() == 30 {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    };
+    let (mut stdout_open, mut stderr_open) = (true, true);
+    while stdout_open || stderr_open {
+        tokio::select! {
+            line = stdout.next_line(), if stdout_open => match line {
+                Ok(Some(line)) => remember(line),
+                _ => stdout_open = false,
+            },
+            line = stderr.next_line(), if stderr_open => match line {
+                Ok(Some(line)) => remember(line),
+                _ => stderr_open = false,
+            },
+        }
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|source| SandboxError::io(format!("could not wait for `{shown}`"), source))?;
+    if status.success() {
+        return Ok(());
+    }
+    Err(SandboxError::CommandFailed {
+        command: shown,
+        status: status.to_string(),
+        output_tail: tail.into_iter().map(|line| format!("  {line}\n")).collect(),
+        hint: hint.to_string(),
+    })
+}
+
+/// Finds debootstrap, installing it with apt-get when it is missing and we can.
+async fn ensure_debootstrap(reporter: &dyn CreateReporter) -> Result<PathBuf, SandboxError> {
+    if let Some(found) = find_program("debootstrap") {
+        return Ok(found);
+    }
+    let Some(apt_get) = find_program("apt-get") else {
+        return Err(SandboxError::ProgramMissing {
+            program: "debootstrap".to_string(),
+            hint: "install debootstrap with your system's package manager, then run \
+                   `offline-build image create` again"
+                .to_string(),
+        });
+    };
+    reporter.on_step("debootstrap is missing: installing it with `apt-get install debootstrap`");
+    let install = || {
+        let mut command = tokio::process::Command::new(&apt_get);
+        command
+            .args(["install", "-y", "--no-install-recommends", "debootstrap"])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
+    let hint = "install it yourself with `apt-get update && apt-get install debootstrap`, then run \
+                `offline-build image create` again";
+    if run_host_command(install(), reporter, hint).await.is_err() {
+        // The package lists may simply be missing or stale.
+        let mut update = tokio::process::Command::new(&apt_get);
+        update.arg("update");
+        run_host_command(update, reporter, hint).await?;
+        run_host_command(install(), reporter, hint).await?;
+    }
+    find_program("debootstrap").ok_or_else(|| SandboxError::ProgramMissing {
+        program: "debootstrap".to_string(),
+        hint: hint.to_string(),
+    })
+}
+
+/// Looks in PATH and in the sbin directories, which a non-login root shell may not have.
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// This process's effective uid, from /proc (no unsafe `geteuid` call needed).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_layer_is_its_own_chain_id() {
+        let layer = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(chain_id(std::slice::from_ref(&layer)), Some(layer.clone()));
+        assert_eq!(chain_id(&[]), None);
+        let two = chain_id(&[layer.clone(), layer.clone()]).unwrap();
+        assert_ne!(two, layer);
+        assert!(two.starts_with("sha256:") && two.len() == 71);
+    }
+
+    #[test]
+    fn python_probe_output_is_checked() {
+        let ok =
+            parse_python_probe("img", true, &["3.13.5".into(), "linux-x86_64".into()]).unwrap();
+        assert_eq!(ok, ("3.13.5".to_string(), "linux_x86_64".to_string()));
+        let err = parse_python_probe("img", false, &["sh: python3: not found".into()]).unwrap_err();
+        assert!(err.to_string().contains("`img`") && err.to_string().contains("not found"));
+    }
+
+    #[test]
+    fn the_missing_default_image_names_the_command_to_run() {
+        assert!(missing_hint(DEFAULT_IMAGE).contains("`offline-build image create`"));
+        assert!(missing_hint("other:1").contains("--image"));
+    }
+
+    #[test]
+    fn effective_uid_is_readable() {
+        assert!(effective_uid().is_some());
+    }
+}

@@ -1,0 +1,382 @@
+//! The builder image's root file system on the host: debootstrap into a temporary directory,
+//! tidy it, and stream it as a tar (sorted entries, numeric owners) while hashing it.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::error::SandboxError;
+
+/// A temporary directory holding a root file system. Dropping it unmounts anything debootstrap
+/// left mounted inside (`proc`, `sys` after a failure) and deletes it, root-owned files included.
+#[derive(Debug)]
+pub(crate) struct RootfsDir {
+    temp: Option<tempfile::TempDir>,
+}
+
+impl RootfsDir {
+    pub(crate) fn new() -> Result<RootfsDir, SandboxError> {
+        let temp = tempfile::Builder::new()
+            .prefix("offline-build-rootfs-")
+            .tempdir()
+            .map_err(|source| {
+                SandboxError::io(
+                    "could not create a temporary directory for the rootfs",
+                    source,
+                )
+            })?;
+        Ok(RootfsDir { temp: Some(temp) })
+    }
+
+    /// Where debootstrap installs to (a fresh subdirectory, so it owns all of it).
+    pub(crate) fn root(&self) -> PathBuf {
+        self.temp
+            .as_ref()
+            .map(|temp| temp.path().join("rootfs"))
+            .unwrap_or_default()
+    }
+
+    /// Deletes it now, on a blocking thread (hundreds of megabytes take a few seconds).
+    pub(crate) async fn remove(mut self) {
+        let Some(temp) = self.temp.take() else {
+            return;
+        };
+        let _ = tokio::task::spawn_blocking(move || remove_tree(temp)).await;
+    }
+}
+
+impl Drop for RootfsDir {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            remove_tree(temp);
+        }
+    }
+}
+
+fn remove_tree(temp: tempfile::TempDir) {
+    unmount_below(temp.path());
+    // remove_dir_all does not follow symlinks, so the rootfs's absolute links are harmless.
+    let _ = temp.close();
+}
+
+/// Lazily unmounts every mount point below `dir` (deepest first), so deleting `dir` cannot
+/// descend into the host's /proc or /sys.
+fn unmount_below(dir: &Path) {
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let prefix = dir.to_string_lossy().into_owned();
+    let mut points: Vec<&str> = mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .filter(|point| point.starts_with(&prefix))
+        .collect();
+    points.sort_by_key(|point| std::cmp::Reverse(point.len()));
+    for point in points {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(point)
+            .status();
+    }
+}
+
+/// Makes a fresh debootstrap fit to be an image: no apt lists or caches, no logs, no host
+/// resolver or hostname, and `/tmp` world-writable with the sticky bit (a tmpfs mounted there
+/// takes this mode).
+pub(crate) fn tidy(root: &Path) -> Result<(), SandboxError> {
+    for dir in [
+        "var/lib/apt/lists",
+        "var/cache/apt/archives",
+        "var/log",
+        "tmp",
+        "var/tmp",
+    ] {
+        empty_dir(&root.join(dir))?;
+    }
+    for file in [
+        "var/cache/apt/pkgcache.bin",
+        "var/cache/apt/srcpkgcache.bin",
+        "var/cache/debconf/config.dat-old",
+        "var/cache/debconf/templates.dat-old",
+        "var/lib/dpkg/status-old",
+        "var/lib/dpkg/diversions-old",
+    ] {
+        remove_if_present(&root.join(file))?;
+    }
+    // debootstrap copies these from the host; Docker mounts its own over them at run time, but
+    // the files must exist for that.
+    write(&root.join("etc/resolv.conf"), "")?;
+    write(&root.join("etc/hostname"), "builder\n")?;
+    for dir in ["tmp", "var/tmp"] {
+        let path = root.join(dir);
+        fs_err::create_dir_all(&path)
+            .and_then(|()| fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o1777)))
+            .map_err(|source| {
+                SandboxError::io(format!("could not prepare `{}`", path.display()), source)
+            })?;
+    }
+    let passwd = root.join("etc/passwd");
+    let users = fs_err::read_to_string(&passwd)
+        .map_err(|source| SandboxError::io("could not read the rootfs's /etc/passwd", source))?;
+    if !users
+        .lines()
+        .any(|line| line.starts_with("nobody:x:65534:65534:"))
+    {
+        return Err(SandboxError::io(
+            format!(
+                "`{}` has no `nobody` user (65534), which containers run as",
+                passwd.display()
+            ),
+            io::Error::from(io::ErrorKind::NotFound),
+        ));
+    }
+    Ok(())
+}
+
+fn empty_dir(dir: &Path) -> Result<(), SandboxError> {
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry.map_err(|source| {
+            SandboxError::io(format!("could not list `{}`", dir.display()), source)
+        })?;
+        let path = entry.path();
+        let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+        let removed = if is_dir {
+            fs_err::remove_dir_all(&path)
+        } else {
+            fs_err::remove_file(&path)
+        };
+        removed.map_err(|source| {
+            SandboxError::io(format!("could not remove `{}`", path.display()), source)
+        })?;
+    }
+    Ok(())
+}
+
+fn remove_if_present(path: &Path) -> Result<(), SandboxError> {
+    match fs_err::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(SandboxError::io(
+            format!("could not remove `{}`", path.display()),
+            err,
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn write(path: &Path, contents: &str) -> Result<(), SandboxError> {
+    // A symlink here (resolv.conf often is one) would be followed out of the rootfs.
+    remove_if_present(path)?;
+    fs_err::write(path, contents)
+        .map_err(|source| SandboxError::io(format!("could not write `{}`", path.display()), source))
+}
+
+/// What went into the tar stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TarSummary {
+    /// `sha256:<hex>` of the uncompressed tar: Docker's layer digest (DiffID) for it.
+    pub(crate) digest: String,
+    pub(crate) bytes: u64,
+}
+
+/// Writes `root` as a tar into `sender` in chunks, hashing every byte; blocking, run it on a
+/// blocking thread. Entries are sorted by name and carry numeric owners and the files' own
+/// mtimes (changing those would make Python's compiled `.pyc` files look stale).
+pub(crate) fn stream_tar(
+    root: &Path,
+    sender: mpsc::Sender<io::Result<Bytes>>,
+) -> Result<TarSummary, SandboxError> {
+    let writer = ChunkWriter {
+        sender,
+        buffer: Vec::with_capacity(CHUNK),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    let mut builder = tar::Builder::new(writer);
+    builder.mode(tar::HeaderMode::Complete);
+    builder.follow_symlinks(false);
+    let mut hard_links = HashMap::new();
+    append_tree(&mut builder, root, Path::new(""), &mut hard_links)?;
+    let mut writer = builder
+        .into_inner()
+        .map_err(|source| SandboxError::io("could not finish the rootfs tar", source))?;
+    writer
+        .flush()
+        .map_err(|source| SandboxError::io("could not send the rootfs tar to Docker", source))?;
+    Ok(TarSummary {
+        digest: format!("sha256:{}", hex::encode(writer.hasher.finalize_reset())),
+        bytes: writer.bytes,
+    })
+}
+
+/// Directories whose contents belong to the kernel or to Docker at run time, not to the image.
+const RUNTIME_DIRS: &[&str] = &["proc", "sys", "dev"];
+
+fn append_tree(
+    builder: &mut tar::Builder<ChunkWriter>,
+    root: &Path,
+    relative: &Path,
+    hard_links: &mut HashMap<(u64, u64), PathBuf>,
+) -> Result<(), SandboxError> {
+    let dir = root.join(relative);
+    let mut names: Vec<_> = fs_err::read_dir(&dir)
+        .map_err(|source| SandboxError::io(format!("could not list `{}`", dir.display()), source))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name())
+        .collect();
+    names.sort();
+    for name in names {
+        let path = root.join(relative).join(&name);
+        let entry_name = relative.join(&name);
+        let failed = |source| {
+            SandboxError::io(
+                format!("could not add `{}` to the rootfs tar", path.display()),
+                source,
+            )
+        };
+        let meta = fs_err::symlink_metadata(&path).map_err(failed)?;
+        let kind = meta.file_type();
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        if kind.is_dir() {
+            header.set_size(0);
+            builder
+                .append_data(&mut header, &entry_name, io::empty())
+                .map_err(failed)?;
+            if !(relative.as_os_str().is_empty() && RUNTIME_DIRS.iter().any(|dir| name == *dir)) {
+                append_tree(builder, root, &entry_name, hard_links)?;
+            }
+        } else if kind.is_symlink() {
+            let target = fs_err::read_link(&path).map_err(failed)?;
+            header.set_size(0);
+            builder
+                .append_link(&mut header, &entry_name, &target)
+                .map_err(failed)?;
+        } else if kind.is_file() {
+            if meta.nlink() > 1 {
+                let key = (meta.dev(), meta.ino());
+                if let Some(first) = hard_links.get(&key) {
+                    header.set_entry_type(tar::EntryType::Link);
+                    header.set_size(0);
+                    builder
+                        .append_link(&mut header, &entry_name, first)
+                        .map_err(failed)?;
+                    continue;
+                }
+                hard_links.insert(key, entry_name.clone());
+            }
+            let file = fs_err::File::open(&path).map_err(failed)?;
+            builder
+                .append_data(&mut header, &entry_name, file)
+                .map_err(failed)?;
+        }
+        // Devices, sockets and FIFOs are not image content: Docker provides /dev itself.
+    }
+    Ok(())
+}
+
+const CHUNK: usize = 1 << 20;
+
+/// Sends what is written in 1 MiB chunks to the import request, hashing as it goes.
+struct ChunkWriter {
+    sender: mpsc::Sender<io::Result<Bytes>>,
+    buffer: Vec<u8>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buffer,
+            Vec::with_capacity(CHUNK),
+        ));
+        self.sender.blocking_send(Ok(chunk)).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "Docker stopped reading the image",
+            )
+        })
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.hasher.update(data);
+        self.bytes += data.len() as u64;
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(root: &Path) -> (TarSummary, Vec<u8>) {
+        let (sender, mut receiver) = mpsc::channel(1024);
+        let summary = stream_tar(root, sender).unwrap();
+        let mut bytes = Vec::new();
+        while let Ok(chunk) = receiver.try_recv() {
+            bytes.extend_from_slice(&chunk.unwrap());
+        }
+        (summary, bytes)
+    }
+
+    #[test]
+    fn the_tar_is_sorted_hashed_and_keeps_links() {
+        let root = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(root.path().join("b/dir")).unwrap();
+        fs_err::write(root.path().join("b/dir/file"), "content").unwrap();
+        fs_err::hard_link(root.path().join("b/dir/file"), root.path().join("a-link")).unwrap();
+        std::os::unix::fs::symlink("/b/dir/file", root.path().join("c-symlink")).unwrap();
+        fs_err::create_dir_all(root.path().join("proc/1")).unwrap();
+
+        let (summary, bytes) = tar_of(root.path());
+        assert_eq!(summary.bytes, bytes.len() as u64);
+        assert_eq!(
+            summary.digest,
+            format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+        );
+
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let entries: Vec<(String, tar::EntryType)> = archive
+            .entries()
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                (
+                    entry.path().unwrap().display().to_string(),
+                    entry.header().entry_type(),
+                )
+            })
+            .collect();
+        let names: Vec<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
+        // The first of the two hard-linked names carries the data; `proc` is kept but empty.
+        assert_eq!(
+            names,
+            ["a-link", "b", "b/dir", "b/dir/file", "c-symlink", "proc"]
+        );
+        assert_eq!(entries[3].1, tar::EntryType::Link);
+        assert_eq!(entries[4].1, tar::EntryType::Symlink);
+
+        // Same tree, same bytes.
+        assert_eq!(tar_of(root.path()).0, summary);
+    }
+}

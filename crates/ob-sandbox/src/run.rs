@@ -1,0 +1,583 @@
+//! Running one program in one locked-down container: the profile (no network, read-only rootfs,
+//! non-root, no capabilities, limits, no host environment), output streamed line by line, the
+//! wall-clock timeout, and the guard that removes the container however the run ends.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig, Mount as DockerMount, MountType};
+use bollard::query_parameters::{
+    AttachContainerOptions, CreateContainerOptions, InspectContainerOptions, KillContainerOptions,
+    StartContainerOptions, WaitContainerOptions,
+};
+use futures_util::StreamExt;
+
+use crate::error::{SandboxError, is_not_found};
+use crate::sandbox::{
+    LABEL_RUN, Leftover, Sandbox, cleanup_in_background, force_remove, owner_labels,
+};
+
+/// The user every container runs as: `nobody:nogroup` on Debian. Numeric, so it works in any
+/// image whether or not its `/etc/passwd` names it. Output directories must be writable for it
+/// ([`Sandbox::run`] makes the output mount's directory so).
+pub const SANDBOX_USER: &str = "65534:65534";
+
+/// `PATH` inside every container unless [`RunSpec::env`] sets another.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A host directory bind-mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Absolute path of an existing directory (or file, for inputs) on the host.
+    pub source: PathBuf,
+    /// Absolute path inside the container.
+    pub target: String,
+}
+
+impl Mount {
+    /// Mounts `source` at `target`.
+    pub fn new(source: impl Into<PathBuf>, target: impl Into<String>) -> Mount {
+        Mount {
+            source: source.into(),
+            target: target.into(),
+        }
+    }
+}
+
+/// Which network the container joins.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Network {
+    /// No network at all: only a loopback interface (`network_mode: none`). The default.
+    #[default]
+    None,
+    /// An existing Docker network by name, e.g. one from [`Sandbox::create_internal_network`].
+    Named(String),
+}
+
+/// Resource limits of one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Memory (and memory plus swap: no swap beyond it), in bytes. `/tmp` counts against it.
+    pub memory_bytes: i64,
+    /// Processes and threads.
+    pub pids: i64,
+    /// CPU, in billionths of a CPU (`2_000_000_000` = two cores).
+    pub nano_cpus: i64,
+    /// Size of the `/tmp` tmpfs, in bytes.
+    pub tmp_bytes: i64,
+}
+
+impl Default for Limits {
+    /// 4 GiB memory, 1024 pids, all of this machine's cores (at most 8), 2 GiB of `/tmp`.
+    fn default() -> Limits {
+        let cores = std::thread::available_parallelism()
+            .map(|cores| cores.get())
+            .unwrap_or(1)
+            .min(8);
+        Limits {
+            memory_bytes: 4 << 30,
+            pids: 1024,
+            nano_cpus: i64::try_from(cores).unwrap_or(1) * 1_000_000_000,
+            tmp_bytes: 2 << 30,
+        }
+    }
+}
+
+/// What to run and with what. Everything not named here is denied.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// Image reference or ID.
+    pub image: String,
+    /// Program and arguments (no shell involved).
+    pub command: Vec<String>,
+    /// The only environment the container gets (besides what the image itself sets).
+    /// `PATH` defaults to [`DEFAULT_PATH`], `LANG` to `C.UTF-8`, `HOME` to `/tmp`; set them here
+    /// to override. Nothing is taken from this process's environment.
+    pub env: BTreeMap<String, String>,
+    /// Read-only bind mounts.
+    pub inputs: Vec<Mount>,
+    /// The one writable bind mount, if any. Its host directory is made writable for
+    /// [`SANDBOX_USER`].
+    pub output: Option<Mount>,
+    /// Network; [`Network::None`] unless the caller says otherwise.
+    pub network: Network,
+    /// Working directory inside the container (default: the image's, usually `/`).
+    pub workdir: Option<String>,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Wall-clock limit; the container is killed when it is reached.
+    pub timeout: Duration,
+    /// `/etc/hosts` entries, `"name:ip"`, e.g. the index proxy's name at the gateway.
+    pub extra_hosts: Vec<String>,
+    /// Nameservers for the container's `/etc/resolv.conf`; empty leaves Docker's default.
+    pub dns: Vec<String>,
+    /// What this run is for, e.g. `build:idna-3.10`; stored as a label, shown in errors.
+    pub label: String,
+}
+
+impl RunSpec {
+    /// A spec with the locked-down defaults: no network, no mounts, default limits, one hour.
+    pub fn new(
+        image: impl Into<String>,
+        command: Vec<String>,
+        label: impl Into<String>,
+    ) -> RunSpec {
+        RunSpec {
+            image: image.into(),
+            command,
+            env: BTreeMap::new(),
+            inputs: Vec::new(),
+            output: None,
+            network: Network::None,
+            workdir: None,
+            limits: Limits::default(),
+            timeout: Duration::from_secs(3600),
+            extra_hosts: Vec::new(),
+            dns: Vec::new(),
+            label: label.into(),
+        }
+    }
+}
+
+/// One line the program printed, without its line ending. Invalid UTF-8 is replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputLine {
+    /// A line on standard output.
+    Stdout(String),
+    /// A line on standard error.
+    Stderr(String),
+}
+
+/// How a run ended. The container is gone by the time you see this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The program's exit code (137 when it was killed).
+    pub exit_code: i64,
+    /// Whether the wall-clock timeout killed it.
+    pub timed_out: bool,
+    /// Whether the kernel killed it for exceeding the memory limit.
+    pub oom_killed: bool,
+    /// From start to exit.
+    pub duration: Duration,
+}
+
+impl RunOutcome {
+    /// Exited 0 within its time.
+    pub fn success(&self) -> bool {
+        self.exit_code == 0 && !self.timed_out
+    }
+}
+
+/// Lines longer than this are cut into pieces, so a program printing without newlines cannot
+/// make us buffer without bound.
+const MAX_LINE: usize = 64 * 1024;
+
+impl Sandbox {
+    /// Runs `spec.command` in a fresh locked-down container and removes it afterwards.
+    ///
+    /// The profile is fixed: network as `spec.network` (none by default), read-only rootfs,
+    /// tmpfs `/tmp` (exec, size-limited), user [`SANDBOX_USER`], every capability dropped,
+    /// `no-new-privileges`, memory/pids/CPU limits, inputs read-only, one writable output, and no
+    /// environment but `spec.env`. Each line of output is passed to `on_line` as it arrives.
+    ///
+    /// The container is removed on success, failure and timeout, and also when this future is
+    /// dropped (e.g. on Ctrl-C): removal then happens in the background (see
+    /// [`crate::settle_cleanups`]). If the whole process is killed, [`Sandbox::remove_leftovers`]
+    /// removes it later.
+    pub async fn run(
+        &self,
+        spec: &RunSpec,
+        mut on_line: impl FnMut(OutputLine),
+    ) -> Result<RunOutcome, SandboxError> {
+        let body = container_body(spec)?;
+        let created = self
+            .docker
+            .create_container(None::<CreateContainerOptions>, body)
+            .await
+            .map_err(|source| {
+                if is_not_found(&source) {
+                    SandboxError::ImageMissing {
+                        reference: spec.image.clone(),
+                        hint: crate::image::missing_hint(&spec.image),
+                    }
+                } else {
+                    SandboxError::docker(
+                        format!(
+                            "create a container for `{}` from `{}`",
+                            spec.label, spec.image
+                        ),
+                        source,
+                    )
+                }
+            })?;
+        let guard = ContainerGuard {
+            sandbox: self.clone(),
+            id: created.id,
+            armed: true,
+        };
+        let result = self.run_created(&guard.id, spec, &mut on_line).await;
+        let removed = guard.remove().await;
+        let outcome = result?;
+        removed?;
+        Ok(outcome)
+    }
+
+    async fn run_created(
+        &self,
+        id: &str,
+        spec: &RunSpec,
+        on_line: &mut impl FnMut(OutputLine),
+    ) -> Result<RunOutcome, SandboxError> {
+        let what = &spec.label;
+        // Attach before starting so not a byte of output is missed.
+        let mut attached = self
+            .docker
+            .attach_container(
+                id,
+                Some(AttachContainerOptions {
+                    stdout: true,
+                    stderr: true,
+                    stream: true,
+                    logs: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(|source| {
+                SandboxError::docker(format!("attach to the container of `{what}`"), source)
+            })?;
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(|source| {
+                SandboxError::docker(format!("start the container of `{what}`"), source)
+            })?;
+        let started = Instant::now();
+
+        let to_completion = async {
+            let mut stdout = LineSplitter::default();
+            let mut stderr = LineSplitter::default();
+            while let Some(chunk) = attached.output.next().await {
+                match chunk {
+                    Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+                        stdout.push(&message, &mut |line| on_line(OutputLine::Stdout(line)));
+                    }
+                    Ok(LogOutput::StdErr { message }) => {
+                        stderr.push(&message, &mut |line| on_line(OutputLine::Stderr(line)));
+                    }
+                    Ok(LogOutput::StdIn { .. }) => {}
+                    Err(source) => {
+                        return Err(SandboxError::docker(
+                            format!("read the output of `{what}`"),
+                            source,
+                        ));
+                    }
+                }
+            }
+            stdout.finish(&mut |line| on_line(OutputLine::Stdout(line)));
+            stderr.finish(&mut |line| on_line(OutputLine::Stderr(line)));
+            self.wait_exit(id, what).await
+        };
+        let (exit_code, timed_out) = match tokio::time::timeout(spec.timeout, to_completion).await {
+            Ok(exit_code) => (exit_code?, false),
+            Err(_elapsed) => {
+                let killed = self
+                    .docker
+                    .kill_container(
+                        id,
+                        Some(KillContainerOptions {
+                            signal: "KILL".to_string(),
+                        }),
+                    )
+                    .await;
+                match killed {
+                    // 409: it exited just now on its own, which is as good.
+                    Ok(())
+                    | Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 409,
+                        ..
+                    }) => {}
+                    Err(source) => {
+                        return Err(SandboxError::docker(
+                            format!("kill `{what}` after its timeout"),
+                            source,
+                        ));
+                    }
+                }
+                (self.wait_exit(id, what).await?, true)
+            }
+        };
+        let duration = started.elapsed();
+        let oom_killed = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .ok()
+            .and_then(|inspected| inspected.state)
+            .and_then(|state| state.oom_killed)
+            .unwrap_or(false);
+        Ok(RunOutcome {
+            exit_code,
+            timed_out,
+            oom_killed,
+            duration,
+        })
+    }
+
+    /// Waits for the container to stop and returns its exit code.
+    async fn wait_exit(&self, id: &str, what: &str) -> Result<i64, SandboxError> {
+        let mut waiting = self.docker.wait_container(
+            id,
+            Some(WaitContainerOptions {
+                condition: "not-running".to_string(),
+            }),
+        );
+        match waiting.next().await {
+            Some(Ok(response)) => Ok(response.status_code),
+            // bollard turns every non-zero exit into this error; it is an answer, not a failure.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(source)) => Err(SandboxError::docker(
+                format!("wait for `{what}` to exit"),
+                source,
+            )),
+            None => Err(SandboxError::docker(
+                format!("wait for `{what}` to exit"),
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 500,
+                    message: "the wait stream ended without an exit code".to_string(),
+                },
+            )),
+        }
+    }
+}
+
+/// Removes its container when dropped, unless `remove` already did.
+struct ContainerGuard {
+    sandbox: Sandbox,
+    id: String,
+    armed: bool,
+}
+
+impl ContainerGuard {
+    async fn remove(mut self) -> Result<(), SandboxError> {
+        self.armed = false;
+        match self
+            .sandbox
+            .docker
+            .remove_container(&self.id, Some(force_remove()))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(err) if is_not_found(&err) => Ok(()),
+            Err(source) => {
+                // Leave it to the background remover rather than leak it.
+                cleanup_in_background(&self.sandbox, Leftover::Container(self.id.clone()));
+                Err(SandboxError::docker(
+                    format!("remove the container `{}`", self.id),
+                    source,
+                ))
+            }
+        }
+    }
+}
+
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            cleanup_in_background(&self.sandbox, Leftover::Container(self.id.clone()));
+        }
+    }
+}
+
+/// The container's full configuration: the locked-down profile plus what `spec` asks for.
+fn container_body(spec: &RunSpec) -> Result<ContainerCreateBody, SandboxError> {
+    let mut mounts = Vec::new();
+    for input in &spec.inputs {
+        check_mount(input, false)?;
+        mounts.push(bind(input, true));
+    }
+    if let Some(output) = &spec.output {
+        check_mount(output, true)?;
+        make_writable_for_sandbox(&output.source)?;
+        mounts.push(bind(output, false));
+    }
+
+    let mut env = BTreeMap::from([
+        ("PATH".to_string(), DEFAULT_PATH.to_string()),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+        ("HOME".to_string(), "/tmp".to_string()),
+    ]);
+    env.extend(spec.env.clone());
+
+    let network_mode = match &spec.network {
+        Network::None => "none".to_string(),
+        Network::Named(name) => name.clone(),
+    };
+    let mut labels = owner_labels();
+    labels.insert(LABEL_RUN.to_string(), spec.label.clone());
+
+    let host_config = HostConfig {
+        network_mode: Some(network_mode),
+        readonly_rootfs: Some(true),
+        tmpfs: Some(HashMap::from([(
+            "/tmp".to_string(),
+            format!("rw,exec,nosuid,nodev,size={}", spec.limits.tmp_bytes),
+        )])),
+        cap_drop: Some(vec!["ALL".to_string()]),
+        security_opt: Some(vec!["no-new-privileges".to_string()]),
+        privileged: Some(false),
+        memory: Some(spec.limits.memory_bytes),
+        memory_swap: Some(spec.limits.memory_bytes),
+        pids_limit: Some(spec.limits.pids),
+        nano_cpus: Some(spec.limits.nano_cpus),
+        ipc_mode: Some("private".to_string()),
+        mounts: Some(mounts),
+        extra_hosts: (!spec.extra_hosts.is_empty()).then(|| spec.extra_hosts.clone()),
+        dns: (!spec.dns.is_empty()).then(|| spec.dns.clone()),
+        ..Default::default()
+    };
+    Ok(ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: Some(spec.command.clone()),
+        // The image's entrypoint would wrap our command in whatever it likes.
+        entrypoint: Some(vec![]),
+        user: Some(SANDBOX_USER.to_string()),
+        env: Some(
+            env.into_iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect(),
+        ),
+        working_dir: spec.workdir.clone(),
+        labels: Some(labels),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(false),
+        open_stdin: Some(false),
+        network_disabled: Some(matches!(spec.network, Network::None)),
+        host_config: Some(host_config),
+        ..Default::default()
+    })
+}
+
+fn bind(mount: &Mount, read_only: bool) -> DockerMount {
+    DockerMount {
+        source: Some(mount.source.display().to_string()),
+        target: Some(mount.target.clone()),
+        typ: Some(MountType::BIND),
+        read_only: Some(read_only),
+        ..Default::default()
+    }
+}
+
+fn check_mount(mount: &Mount, must_be_dir: bool) -> Result<(), SandboxError> {
+    let problem = |problem: &str| SandboxError::Mount {
+        source_path: mount.source.clone(),
+        target: mount.target.clone(),
+        problem: problem.to_string(),
+    };
+    if !mount.source.is_absolute() {
+        return Err(problem("the host path must be absolute"));
+    }
+    if !mount.target.starts_with('/') {
+        return Err(problem("the container path must be absolute"));
+    }
+    match std::fs::metadata(&mount.source) {
+        Ok(meta) if must_be_dir && !meta.is_dir() => Err(problem("it is not a directory")),
+        Ok(_) => Ok(()),
+        Err(_) => Err(problem("it does not exist")),
+    }
+}
+
+/// The sandbox user is not the directory's owner, so it needs write permission for everyone;
+/// the directory is the caller's fresh, per-run output directory, not shared with anything.
+fn make_writable_for_sandbox(dir: &Path) -> Result<(), SandboxError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).map_err(|source| {
+        SandboxError::io(
+            format!(
+                "could not make the output directory `{}` writable for the container",
+                dir.display()
+            ),
+            source,
+        )
+    })
+}
+
+/// Cuts a byte stream into lines.
+#[derive(Default)]
+struct LineSplitter {
+    pending: Vec<u8>,
+}
+
+impl LineSplitter {
+    fn push(&mut self, bytes: &[u8], emit: &mut impl FnMut(String)) {
+        for &byte in bytes {
+            if byte == b'\n' {
+                self.flush(emit);
+            } else {
+                self.pending.push(byte);
+                if self.pending.len() >= MAX_LINE {
+                    self.flush(emit);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, emit: &mut impl FnMut(String)) {
+        if !self.pending.is_empty() {
+            self.flush(emit);
+        }
+    }
+
+    fn flush(&mut self, emit: &mut impl FnMut(String)) {
+        if self.pending.last() == Some(&b'\r') {
+            self.pending.pop();
+        }
+        emit(String::from_utf8_lossy(&self.pending).into_owned());
+        self.pending.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_splitter_joins_chunks_and_keeps_the_unterminated_tail() {
+        let mut splitter = LineSplitter::default();
+        let mut lines = Vec::new();
+        splitter.push(b"one\ntw", &mut |line| lines.push(line));
+        splitter.push(b"o\r\nthree", &mut |line| lines.push(line));
+        splitter.finish(&mut |line| lines.push(line));
+        assert_eq!(lines, ["one", "two", "three"]);
+    }
+
+    #[test]
+    fn a_relative_mount_is_refused_with_its_path() {
+        let mut spec = RunSpec::new("image", vec!["true".into()], "test");
+        spec.inputs.push(Mount::new("relative/dir", "/in"));
+        let err = container_body(&spec).unwrap_err().to_string();
+        assert!(
+            err.contains("relative/dir") && err.contains("absolute"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_profile_is_locked_down_whatever_the_spec() {
+        let spec = RunSpec::new("image", vec!["true".into()], "test");
+        let body = container_body(&spec).unwrap();
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(body.user.as_deref(), Some(SANDBOX_USER));
+        let env = body.env.unwrap();
+        assert_eq!(
+            env,
+            ["HOME=/tmp", "LANG=C.UTF-8", &format!("PATH={DEFAULT_PATH}")]
+        );
+    }
+}
