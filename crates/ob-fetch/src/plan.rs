@@ -1,0 +1,171 @@
+//! Turns a lock into the list of files to fetch, refusing anything fetch must not touch before a
+//! single byte moves: duplicate file names, path separators, non-https URLs (loopback http is
+//! allowed for tests and local mirrors), credentials in URLs, zero sizes, malformed digests.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ob_lock::{Lock, Package};
+use url::Url;
+
+use crate::error::FetchError;
+use crate::wheelhouse::MANIFEST_FILE;
+
+/// One file of the lock, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Planned {
+    pub name: String,
+    pub version: String,
+    pub filename: String,
+    /// Lowercase hex.
+    pub sha256: String,
+    pub size: u64,
+    pub source: Source,
+}
+
+/// Where a file comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Url(Url),
+    /// The lock's `path`, as written (relative to the lock's directory).
+    Path(String),
+}
+
+impl Planned {
+    /// The lock's URL or path as the manifest records it.
+    pub fn manifest_source(&self) -> (Option<String>, Option<String>) {
+        match &self.source {
+            Source::Url(url) => (Some(url.to_string()), None),
+            Source::Path(path) => (None, Some(path.clone())),
+        }
+    }
+}
+
+/// Checks every package of `lock` and returns the files to fetch, in lock order.
+pub(crate) fn plan(lock: &Lock) -> Result<Vec<Planned>, FetchError> {
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    let mut planned = Vec::with_capacity(lock.packages.len());
+    for package in &lock.packages {
+        let entry = check_package(package)?;
+        if let Some(other) = seen.insert(&package.sdist.filename, &package.name) {
+            return Err(invalid(
+                package,
+                format!(
+                    "the file `{}` is also named by package `{other}`; each file may appear once",
+                    package.sdist.filename
+                ),
+            ));
+        }
+        planned.push(entry);
+    }
+    Ok(planned)
+}
+
+fn invalid(package: &Package, reason: String) -> FetchError {
+    FetchError::InvalidLock {
+        package: package.name.clone(),
+        reason,
+    }
+}
+
+fn check_package(package: &Package) -> Result<Planned, FetchError> {
+    let sdist = &package.sdist;
+    let filename = &sdist.filename;
+    if filename.is_empty() {
+        return Err(invalid(package, "the sdist has an empty file name".into()));
+    }
+    if filename.contains(['/', '\\', '\0']) || filename == ".." || filename == "." {
+        return Err(invalid(
+            package,
+            format!(
+                "the file name `{filename}` contains a path separator; it must be a plain name"
+            ),
+        ));
+    }
+    // Hidden names are ours (partial downloads, the wheelhouse lock); the manifest is ours too.
+    if filename.starts_with('.') || filename == MANIFEST_FILE {
+        return Err(invalid(
+            package,
+            format!("the file name `{filename}` is reserved for the wheelhouse's own files"),
+        ));
+    }
+    if sdist.size == 0 {
+        return Err(invalid(
+            package,
+            format!("the size of `{filename}` is zero; an sdist is never empty"),
+        ));
+    }
+    if sdist.sha256.len() != 64 || !sdist.sha256.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(invalid(
+            package,
+            format!(
+                "the sha256 of `{filename}` is `{}`, not 64 hexadecimal digits",
+                sdist.sha256
+            ),
+        ));
+    }
+    let source = match (&sdist.url, &sdist.path) {
+        (Some(url), None) => Source::Url(check_url(package, url)?),
+        (None, Some(path)) => Source::Path(path.clone()),
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                package,
+                format!("`{filename}` has both a url and a path; give one"),
+            ));
+        }
+        (None, None) => {
+            return Err(invalid(
+                package,
+                format!("`{filename}` has neither a url nor a path"),
+            ));
+        }
+    };
+    Ok(Planned {
+        name: package.name.clone(),
+        version: package.version.clone(),
+        filename: filename.clone(),
+        sha256: sdist.sha256.to_ascii_lowercase(),
+        size: sdist.size,
+        source,
+    })
+}
+
+fn check_url(package: &Package, raw: &str) -> Result<Url, FetchError> {
+    let url = Url::parse(raw).map_err(|err| {
+        // The unparsable text may hold credentials; say only why it failed.
+        invalid(package, format!("the sdist URL is not a valid URL ({err})"))
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        return Err(invalid(
+            package,
+            format!(
+                "the URL {shown} carries credentials; a lock must not. Put them in ~/.netrc or \
+                 pip's index URL instead"
+            ),
+        ));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        _ => Err(invalid(
+            package,
+            format!(
+                "the URL {url} is not https (plain http is allowed only on this machine's \
+                 loopback)"
+            ),
+        )),
+    }
+}
+
+/// Whether `url` points at this machine's loopback interface.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
