@@ -1,4 +1,10 @@
-//! In-memory form of a lock. Field meanings are documented in docs/lockfile.md.
+//! In-memory form of a lock, and the small helpers every stage needs (names, pins, lookups).
+//! Field meanings are documented in docs/lockfile.md; reading, writing and validation live in
+//! their own modules.
+
+use std::fmt;
+
+use crate::error::{LockError, Problem};
 
 /// The only PEP 751 lock version we write; we read any `1.x`.
 pub const LOCK_VERSION: &str = "1.0";
@@ -7,8 +13,11 @@ pub const LOCK_VERSION: &str = "1.0";
 /// `pip install -r pylock.toml` installs the runtime set only.
 pub const BUILD_GROUP: &str = "build";
 
+/// The PEP 751 marker written on every build-only package.
+pub const BUILD_MARKER: &str = "'build' in dependency_groups";
+
 /// A whole lock: every package pinned to one sdist, and how to build them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Lock {
     /// `requires-python` at the top level, if the resolve recorded one.
     pub requires_python: Option<String>,
@@ -16,6 +25,9 @@ pub struct Lock {
     pub packages: Vec<Package>,
     /// The `[tool.offline-build]` table.
     pub tool: LockTool,
+    /// Top-level keys we do not interpret (other tools' `[tool.*]` tables, PEP 751 keys we do
+    /// not use), kept so that rewriting a lock does not drop them.
+    pub foreign: Foreign,
 }
 
 /// `[tool.offline-build]`: how the lock was resolved and how it must be built.
@@ -44,7 +56,7 @@ pub struct LockTool {
 }
 
 /// One `[[packages]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Package {
     /// Normalized name (PEP 503: lowercase, runs of `-_.` become `-`).
     pub name: String,
@@ -61,6 +73,9 @@ pub struct Package {
     pub sdist: Sdist,
     /// `[packages.tool.offline-build].build-requires`: the complete pinned build environment.
     pub build_requires: Vec<Pin>,
+    /// Keys of this package we do not interpret (e.g. `index`, `[packages.tool.uv]`), kept so
+    /// that rewriting a lock does not drop them.
+    pub foreign: Foreign,
 }
 
 /// A `name==version` pin.
@@ -73,7 +88,7 @@ pub struct Pin {
 }
 
 /// `[packages.sdist]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Sdist {
     /// File name, e.g. `idna-3.10.tar.gz`; never contains a path separator.
     pub filename: String,
@@ -87,4 +102,173 @@ pub struct Sdist {
     pub size: u64,
     /// Lowercase hex sha256, 64 digits.
     pub sha256: String,
+}
+
+/// TOML we carry through without interpreting: the unknown keys of one table, as canonical TOML
+/// text (so that [`Lock`] stays `Eq`). Empty for locks built in memory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Foreign {
+    pub(crate) toml: String,
+}
+
+impl Foreign {
+    /// True when there is nothing to carry through.
+    pub fn is_empty(&self) -> bool {
+        self.toml.is_empty()
+    }
+
+    /// Keeps `table` (the keys we did not interpret) in canonical form.
+    pub(crate) fn from_table(table: toml::Table) -> Foreign {
+        if table.is_empty() {
+            return Foreign::default();
+        }
+        // Serialising a table that came out of the TOML parser cannot fail; if it ever did,
+        // dropping foreign keys is the lesser harm than refusing the lock.
+        Foreign {
+            toml: toml::to_string(&table).unwrap_or_default(),
+        }
+    }
+}
+
+impl Lock {
+    /// The package called `name` (any spelling: it is normalized first).
+    pub fn package(&self, name: &str) -> Option<&Package> {
+        let name = normalize_name(name);
+        self.packages.iter().find(|package| package.name == name)
+    }
+
+    /// Packages a plain `pip install -r pylock.toml` installs: everything not build-only.
+    pub fn runtime_packages(&self) -> impl Iterator<Item = &Package> {
+        self.packages.iter().filter(|package| !package.build_only)
+    }
+
+    /// Packages needed only to build others.
+    pub fn build_only_packages(&self) -> impl Iterator<Item = &Package> {
+        self.packages.iter().filter(|package| package.build_only)
+    }
+
+    /// A build order derived from the packages' `build_requires` alone: each package after all
+    /// of its build requirements, ties broken by name, so the same lock always gives the same
+    /// order. Fails naming the packages left when build requirements form a cycle or name a
+    /// package that is not locked.
+    pub fn canonical_build_order(&self) -> Result<Vec<String>, LockError> {
+        crate::validate::canonical_build_order(self)
+    }
+}
+
+impl Package {
+    /// This package as a `name==version` pin.
+    pub fn pin(&self) -> Pin {
+        Pin {
+            name: self.name.clone(),
+            version: self.version.clone(),
+        }
+    }
+}
+
+impl Pin {
+    /// Parses `name==version`. The name is normalized (PEP 503); the version is kept as written.
+    pub fn parse(text: &str) -> Result<Pin, LockError> {
+        let invalid = || LockError::Invalid {
+            path: None,
+            package: None,
+            field: "pin".to_owned(),
+            problem: Box::new(Problem::BadPin {
+                found: text.to_owned(),
+            }),
+        };
+        let (name, version) = text.split_once("==").ok_or_else(invalid)?;
+        if !is_valid_name(name) || !is_valid_version(version) {
+            return Err(invalid());
+        }
+        Ok(Pin {
+            name: normalize_name(name),
+            version: version.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}=={}", self.name, self.version)
+    }
+}
+
+impl std::str::FromStr for Pin {
+    type Err = LockError;
+
+    fn from_str(text: &str) -> Result<Pin, LockError> {
+        Pin::parse(text)
+    }
+}
+
+impl Sdist {
+    /// The PEP 625 file name of a new sdist: `{name_with_underscores}-{version}.tar.gz`.
+    pub fn pep625_filename(name: &str, version: &str) -> String {
+        format!(
+            "{}-{version}.tar.gz",
+            normalize_name(name).replace('-', "_")
+        )
+    }
+
+    /// Checks that this sdist's file name is safe to use as a file name and belongs to
+    /// `name` at `version`. Older sdists that keep the project's own spelling
+    /// (`PyYAML-6.0.2.tar.gz`, `zope.interface-7.0.tar.gz`) and `.zip` sdists are accepted:
+    /// the name part is compared after normalization.
+    pub fn check_filename(&self, name: &str, version: &str) -> Result<(), LockError> {
+        crate::validate::sdist_filename(&self.filename, name, version).map_err(|problem| {
+            LockError::Invalid {
+                path: None,
+                package: Some(name.to_owned()),
+                field: "sdist.name".to_owned(),
+                problem: Box::new(problem),
+            }
+        })
+    }
+}
+
+/// PEP 503 normalization: lowercase, and every run of `-`, `_` and `.` becomes one `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut normalized = String::with_capacity(name.len());
+    let mut in_separator_run = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !in_separator_run {
+                normalized.push('-');
+            }
+            in_separator_run = true;
+        } else {
+            normalized.push(c.to_ascii_lowercase());
+            in_separator_run = false;
+        }
+    }
+    normalized
+}
+
+/// A project name as PEP 508 allows it: ASCII letters and digits, with `-_.` inside.
+pub fn is_valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            first.is_ascii_alphanumeric()
+                && last.is_ascii_alphanumeric()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        }
+        _ => false,
+    }
+}
+
+/// A version string plausible under PEP 440: non-empty, starting with a letter or digit, and
+/// made only of the characters a version may contain. (Full PEP 440 parsing is the index's and
+/// pip's business; this keeps separators, spaces and operators out of pins and file names.)
+pub fn is_valid_version(version: &str) -> bool {
+    version
+        .as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'!' | b'+' | b'-' | b'_'))
 }

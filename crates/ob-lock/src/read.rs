@@ -1,0 +1,454 @@
+//! Reading a `pylock.toml` into a [`Lock`]: TOML syntax errors with line and column, then every
+//! key checked for presence and type, naming the package and field. Keys of other tools are kept
+//! in [`Foreign`]; unknown keys in tables we own are refused (they would be silently dropped).
+
+use std::path::Path;
+
+use toml::{Table, Value};
+
+use crate::error::{LockError, Problem};
+use crate::model::{BUILD_MARKER, Foreign, Lock, LockTool, Package, Pin, Sdist};
+
+/// Our key in `[tool]` tables.
+pub(crate) const TOOL_NAME: &str = "offline-build";
+
+/// Something a reader should tell the user about but that does not stop the lock being used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockWarning {
+    /// `lock-version` is a newer minor version than we write (PEP 751 asks readers to warn).
+    NewerMinorVersion {
+        /// The version in the file.
+        found: String,
+    },
+}
+
+impl std::fmt::Display for LockWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockWarning::NewerMinorVersion { found } => write!(
+                f,
+                "lock-version `{found}` is newer than the `{}` this offline-build writes; keys it does not know are kept but not used",
+                crate::model::LOCK_VERSION
+            ),
+        }
+    }
+}
+
+/// Where we are in the file, for error messages.
+struct Context<'a> {
+    path: Option<&'a Path>,
+    package: Option<String>,
+}
+
+impl Context<'_> {
+    fn error(&self, field: &str, problem: Problem) -> LockError {
+        LockError::Invalid {
+            path: self.path.map(Path::to_path_buf),
+            package: self.package.clone(),
+            field: field.to_owned(),
+            problem: Box::new(problem),
+        }
+    }
+
+    fn wrong_type(&self, field: &str, expected: &'static str, found: &Value) -> LockError {
+        self.error(
+            field,
+            Problem::WrongType {
+                expected,
+                found: found.type_str().to_owned(),
+            },
+        )
+    }
+
+    fn optional_string(
+        &self,
+        table: &mut Table,
+        key: &str,
+        field: &str,
+    ) -> Result<Option<String>, LockError> {
+        match table.remove(key) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(other) => Err(self.wrong_type(field, "a string", &other)),
+        }
+    }
+
+    fn string(&self, table: &mut Table, key: &str, field: &str) -> Result<String, LockError> {
+        self.optional_string(table, key, field)?
+            .ok_or_else(|| self.error(field, Problem::Missing))
+    }
+
+    /// A TOML date-time, or (leniently) a string holding one; validation checks the form.
+    fn optional_datetime(
+        &self,
+        table: &mut Table,
+        key: &str,
+        field: &str,
+    ) -> Result<Option<String>, LockError> {
+        match table.remove(key) {
+            None => Ok(None),
+            Some(Value::Datetime(datetime)) => Ok(Some(datetime.to_string())),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(other) => Err(self.wrong_type(field, "a date-time", &other)),
+        }
+    }
+
+    fn unsigned(&self, table: &mut Table, key: &str, field: &str) -> Result<u64, LockError> {
+        match table.remove(key) {
+            None => Err(self.error(field, Problem::Missing)),
+            Some(Value::Integer(number)) => {
+                u64::try_from(number).map_err(|_| self.error(field, Problem::OutOfRange))
+            }
+            Some(other) => Err(self.wrong_type(field, "an integer", &other)),
+        }
+    }
+
+    fn boolean(&self, table: &mut Table, key: &str, field: &str) -> Result<bool, LockError> {
+        match table.remove(key) {
+            None => Err(self.error(field, Problem::Missing)),
+            Some(Value::Boolean(flag)) => Ok(flag),
+            Some(other) => Err(self.wrong_type(field, "true or false", &other)),
+        }
+    }
+
+    fn optional_table(
+        &self,
+        table: &mut Table,
+        key: &str,
+        field: &str,
+    ) -> Result<Option<Table>, LockError> {
+        match table.remove(key) {
+            None => Ok(None),
+            Some(Value::Table(inner)) => Ok(Some(inner)),
+            Some(other) => Err(self.wrong_type(field, "a table", &other)),
+        }
+    }
+
+    fn string_array(
+        &self,
+        table: &mut Table,
+        key: &str,
+        field: &str,
+    ) -> Result<Option<Vec<String>>, LockError> {
+        let items = match table.remove(key) {
+            None => return Ok(None),
+            Some(Value::Array(items)) => items,
+            Some(other) => return Err(self.wrong_type(field, "an array of strings", &other)),
+        };
+        items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(text) => Ok(text),
+                other => Err(self.wrong_type(field, "an array of strings", &other)),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// Refuses leftover keys in a table we own: dropping them silently would lose data.
+    fn no_leftovers(&self, table: &Table, prefix: &str) -> Result<(), LockError> {
+        match table.keys().next() {
+            Some(key) => Err(self.error(&format!("{prefix}{key}"), Problem::UnknownKey)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Parses and validates `text`, read from `path` (used in messages only).
+pub(crate) fn parse(text: &str, path: &Path) -> Result<(Lock, Vec<LockWarning>), LockError> {
+    let document: Table = text.parse().map_err(|source: toml::de::Error| {
+        let (line, column) = source
+            .span()
+            .map(|span| line_and_column(text, span.start))
+            .unwrap_or((1, 1));
+        LockError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            source: Box::new(source),
+        }
+    })?;
+    let (lock, warnings) = from_table(document, Some(path))?;
+    lock.validate().map_err(|error| error.in_file(path))?;
+    Ok((lock, warnings))
+}
+
+/// 1-based line and character column of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+fn from_table(
+    mut document: Table,
+    path: Option<&Path>,
+) -> Result<(Lock, Vec<LockWarning>), LockError> {
+    let context = Context {
+        path,
+        package: None,
+    };
+    let mut warnings = Vec::new();
+
+    let lock_version = context.string(&mut document, "lock-version", "lock-version")?;
+    match lock_version.split_once('.') {
+        Some(("1", "0")) => {}
+        Some(("1", minor)) if !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()) => {
+            warnings.push(LockWarning::NewerMinorVersion {
+                found: lock_version.clone(),
+            });
+        }
+        _ => {
+            return Err(context.error(
+                "lock-version",
+                Problem::UnsupportedLockVersion {
+                    found: lock_version,
+                },
+            ));
+        }
+    }
+    // Required by PEP 751; any producer is fine, we rewrite it as ours.
+    context.string(&mut document, "created-by", "created-by")?;
+    let requires_python =
+        context.optional_string(&mut document, "requires-python", "requires-python")?;
+    // Always rewritten by us: the build group and no default groups.
+    context.string_array(&mut document, "dependency-groups", "dependency-groups")?;
+    context.string_array(&mut document, "default-groups", "default-groups")?;
+
+    let package_values = match document.remove("packages") {
+        None => return Err(context.error("packages", Problem::Missing)),
+        Some(Value::Array(items)) => items,
+        Some(other) => return Err(context.wrong_type("packages", "an array of tables", &other)),
+    };
+    let mut packages = Vec::with_capacity(package_values.len());
+    for (index, value) in package_values.into_iter().enumerate() {
+        match value {
+            Value::Table(table) => packages.push(package(table, index, path)?),
+            other => {
+                return Err(context.wrong_type(&format!("packages[{index}]"), "a table", &other));
+            }
+        }
+    }
+
+    let mut tools = context
+        .optional_table(&mut document, "tool", "tool")?
+        .unwrap_or_default();
+    let mut ours = match tools.remove(TOOL_NAME) {
+        Some(Value::Table(table)) => table,
+        Some(other) => {
+            return Err(context.wrong_type("tool.offline-build", "a table", &other));
+        }
+        None => return Err(context.error("tool.offline-build", Problem::Missing)),
+    };
+    let tool = lock_tool(&context, &mut ours)?;
+    if !tools.is_empty() {
+        document.insert("tool".to_owned(), Value::Table(tools));
+    }
+
+    let lock = Lock {
+        requires_python,
+        packages,
+        tool,
+        foreign: Foreign::from_table(document),
+    };
+    Ok((lock, warnings))
+}
+
+fn lock_tool(context: &Context<'_>, table: &mut Table) -> Result<LockTool, LockError> {
+    let field = |key: &str| format!("tool.offline-build.{key}");
+    let tool = LockTool {
+        image: context.string(table, "image", &field("image"))?,
+        image_digest: context.string(table, "image-digest", &field("image-digest"))?,
+        python_version: context.string(table, "python-version", &field("python-version"))?,
+        platform: context.string(table, "platform", &field("platform"))?,
+        index_url: context.string(table, "index-url", &field("index-url"))?,
+        exclude_newer: context.optional_datetime(
+            table,
+            "exclude-newer",
+            &field("exclude-newer"),
+        )?,
+        build_verified: context.boolean(table, "build-verified", &field("build-verified"))?,
+        source_date_epoch: context.unsigned(
+            table,
+            "source-date-epoch",
+            &field("source-date-epoch"),
+        )?,
+        requirements: context
+            .string_array(table, "requirements", &field("requirements"))?
+            .unwrap_or_default(),
+        build_order: context
+            .string_array(table, "build-order", &field("build-order"))?
+            .ok_or_else(|| context.error(&field("build-order"), Problem::Missing))?,
+    };
+    context.no_leftovers(table, "tool.offline-build.")?;
+    Ok(tool)
+}
+
+fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Package, LockError> {
+    // Name the package by its name when it has one, else by its position.
+    let package_label = match table.get("name") {
+        Some(Value::String(name)) => name.clone(),
+        _ => format!("packages[{index}]"),
+    };
+    let context = Context {
+        path,
+        package: Some(package_label),
+    };
+    let name = context.string(&mut table, "name", "name")?;
+    let version = context.string(&mut table, "version", "version")?;
+
+    for kind in ["vcs", "directory", "archive"] {
+        if table.contains_key(kind) {
+            return Err(context.error(
+                kind,
+                Problem::UnsupportedSource {
+                    kind: kind.to_owned(),
+                },
+            ));
+        }
+    }
+    if table.contains_key("wheels") {
+        return Err(context.error("wheels", Problem::HasWheels));
+    }
+
+    let build_only = match context.optional_string(&mut table, "marker", "marker")? {
+        None => false,
+        Some(marker) if is_build_marker(&marker) => true,
+        Some(marker) => return Err(context.error("marker", Problem::UnsupportedMarker { marker })),
+    };
+    let requires_python =
+        context.optional_string(&mut table, "requires-python", "requires-python")?;
+    let dependencies = match table.remove("dependencies") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                // PEP 751 allows more keys (version, marker ...) to disambiguate; one
+                // environment and one version per name make the name enough for us.
+                Value::Table(mut dependency) => {
+                    context.string(&mut dependency, "name", "dependencies.name")
+                }
+                other => Err(context.wrong_type("dependencies", "an array of tables", &other)),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(other) => {
+            return Err(context.wrong_type("dependencies", "an array of tables", &other));
+        }
+    };
+    let sdist_table = context
+        .optional_table(&mut table, "sdist", "sdist")?
+        .ok_or_else(|| context.error("sdist", Problem::NoSdist))?;
+    let sdist = sdist(&context, sdist_table)?;
+
+    let mut build_requires = Vec::new();
+    if let Some(mut tools) = context.optional_table(&mut table, "tool", "tool")? {
+        match tools.remove(TOOL_NAME) {
+            None => {}
+            Some(Value::Table(mut ours)) => {
+                let field = "tool.offline-build.build-requires";
+                for entry in context
+                    .string_array(&mut ours, "build-requires", field)?
+                    .unwrap_or_default()
+                {
+                    // Kept exactly as written (not normalized), so validation can refuse a
+                    // spelling we would not have written.
+                    let pin = Pin::parse(&entry)
+                        .map(|_| split_pin(&entry))
+                        .map_err(|_| context.error(field, Problem::BadPin { found: entry }))?;
+                    build_requires.push(pin);
+                }
+                context.no_leftovers(&ours, "tool.offline-build.")?;
+            }
+            Some(other) => {
+                return Err(context.wrong_type("tool.offline-build", "a table", &other));
+            }
+        }
+        if !tools.is_empty() {
+            table.insert("tool".to_owned(), Value::Table(tools));
+        }
+    }
+
+    Ok(Package {
+        name,
+        version,
+        requires_python,
+        build_only,
+        dependencies,
+        sdist,
+        build_requires,
+        foreign: Foreign::from_table(table),
+    })
+}
+
+/// `name==version` split without normalizing (the caller has checked the form).
+fn split_pin(entry: &str) -> Pin {
+    let (name, version) = entry.split_once("==").unwrap_or((entry, ""));
+    Pin {
+        name: name.to_owned(),
+        version: version.to_owned(),
+    }
+}
+
+/// Our marker, allowing the quoting and spacing other writers may use.
+fn is_build_marker(marker: &str) -> bool {
+    let canonical: String = marker
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| if c == '"' { '\'' } else { c })
+        .collect();
+    let ours: String = BUILD_MARKER
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    canonical == ours
+}
+
+fn sdist(context: &Context<'_>, mut table: Table) -> Result<Sdist, LockError> {
+    let name = context.optional_string(&mut table, "name", "sdist.name")?;
+    let url = context.optional_string(&mut table, "url", "sdist.url")?;
+    let path = context.optional_string(&mut table, "path", "sdist.path")?;
+    let upload_time = context.optional_datetime(&mut table, "upload-time", "sdist.upload-time")?;
+    let size = context.unsigned(&mut table, "size", "sdist.size")?;
+    let mut hashes = context
+        .optional_table(&mut table, "hashes", "sdist.hashes")?
+        .ok_or_else(|| context.error("sdist.hashes.sha256", Problem::MissingSha256))?;
+    let sha256 = context
+        .optional_string(&mut hashes, "sha256", "sdist.hashes.sha256")?
+        .ok_or_else(|| context.error("sdist.hashes.sha256", Problem::MissingSha256))?;
+    // Other algorithms (PEP 751 allows several) are not kept: sha256 is what every stage checks.
+    context.no_leftovers(&table, "sdist.")?;
+
+    // PEP 751 lets `name` be omitted when the URL or path ends in it.
+    let filename = match name {
+        Some(name) => name,
+        None => url
+            .as_deref()
+            .and_then(|url| url::Url::parse(url).ok())
+            .and_then(|url| {
+                url.path_segments()
+                    .and_then(|mut segments| segments.next_back().map(str::to_owned))
+            })
+            .or_else(|| {
+                path.as_deref()
+                    .and_then(|path| path.rsplit('/').next().map(str::to_owned))
+            })
+            .filter(|name| !name.is_empty())
+            .ok_or_else(|| context.error("sdist.name", Problem::Missing))?,
+    };
+
+    Ok(Sdist {
+        filename,
+        url,
+        path,
+        upload_time,
+        size,
+        sha256,
+    })
+}
