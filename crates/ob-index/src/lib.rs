@@ -11,8 +11,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod config;
 mod error;
+pub mod proxy;
 
+pub use client::{IndexClient, IndexFile, ProjectPage, normalize_name};
 pub use config::{Credentials, IndexSource, IndexUrl, default_index_url};
 pub use error::IndexError;
+pub use proxy::{IndexProxy, ProxyConfig, Refusal, ServedFile};
