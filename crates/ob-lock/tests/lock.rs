@@ -198,3 +198,136 @@ fn sdist_filename_checks() {
         );
     }
 }
+
+/// The committed example lock is exactly what the writer produces for the sample lock; set
+/// `OB_LOCK_BLESS=1` to rewrite it after an intended format change.
+#[test]
+fn valid_fixture_matches_writer_output() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/lock/valid/pylock.toml");
+    let expected = sample_lock().to_toml_string();
+    if std::env::var_os("OB_LOCK_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &expected).unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+    assert_eq!(Lock::read(&path).unwrap(), sample_lock());
+}
+
+fn fixture(case: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/lock")
+        .join(case)
+        .join("pylock.toml")
+}
+
+/// Other tools' tables and PEP 751 keys we do not use survive a rewrite, after ours.
+#[test]
+fn foreign_keys_are_kept_on_rewrite() {
+    let path = fixture("valid-foreign");
+    let lock = Lock::read(&path).unwrap();
+    assert!(!lock.foreign.is_empty());
+    assert!(!lock.package("idna").unwrap().foreign.is_empty());
+    let text = lock.to_toml_string();
+    for kept in [
+        "extras = []",
+        "environments = [\"sys_platform == 'linux'\"]",
+        "index = \"http://127.0.0.1:8000/simple/\"",
+        "[packages.tool.uv.source]",
+        "[tool.uv]",
+        "command = [\"uv\", \"export\"]",
+        "[tool.zzz.nested]",
+    ] {
+        assert!(text.contains(kept), "`{kept}` lost:\n{text}");
+    }
+    // Ours come first: the uv table follows [tool.offline-build].
+    assert!(text.find("[tool.offline-build]").unwrap() < text.find("[tool.uv]").unwrap());
+    // Stable from the first rewrite on.
+    let again = Lock::from_toml_str(&text, &path).unwrap();
+    assert_eq!(again, lock);
+    assert_eq!(again.to_toml_string(), text);
+    // The foreign keys do not change what we read.
+    let mut plain = lock.clone();
+    plain.foreign = Default::default();
+    for package in &mut plain.packages {
+        package.foreign = Default::default();
+    }
+    assert_eq!(plain, sample_lock());
+}
+
+#[test]
+fn newer_minor_lock_version_is_accepted_with_a_warning() {
+    let text = sample_lock()
+        .to_toml_string()
+        .replace("lock-version = \"1.0\"", "lock-version = \"1.1\"");
+    let (lock, warnings) =
+        Lock::from_toml_str_with_warnings(&text, Path::new("pylock.toml")).unwrap();
+    assert_eq!(lock, sample_lock());
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].to_string().contains("`1.1`"), "{}", warnings[0]);
+    // And our own output carries no warning.
+    let (_, warnings) =
+        Lock::from_toml_str_with_warnings(&sample_lock().to_toml_string(), Path::new("x")).unwrap();
+    assert!(warnings.is_empty());
+}
+
+#[test]
+fn loopback_http_and_https_urls_are_accepted() {
+    for url in [
+        "http://127.0.0.1:8000/files/idna-3.10.tar.gz",
+        "http://127.9.9.9/idna-3.10.tar.gz",
+        "http://[::1]:8080/idna-3.10.tar.gz",
+        "http://localhost/idna-3.10.tar.gz",
+        "http://LOCALHOST:1/idna-3.10.tar.gz",
+        "https://files.invalid/idna-3.10.tar.gz",
+    ] {
+        let mut lock = sample_lock();
+        lock.packages[1].sdist.url = Some(url.to_owned());
+        lock.validate()
+            .unwrap_or_else(|error| panic!("{url}: {error}"));
+    }
+    for url in [
+        "http://10.1.2.3/idna-3.10.tar.gz",
+        "http://[::2]/idna-3.10.tar.gz",
+        "http://localhost.invalid/x",
+    ] {
+        let mut lock = sample_lock();
+        lock.packages[1].sdist.url = Some(url.to_owned());
+        assert!(
+            matches!(
+                lock.validate().unwrap_err().problem(),
+                Some(Problem::InsecureUrl { .. })
+            ),
+            "{url}"
+        );
+    }
+}
+
+/// PEP 751 lets `sdist.name` be left out when the URL or path ends in it; we fill it in.
+#[test]
+fn sdist_name_is_taken_from_url_or_path_when_absent() {
+    let text = sample_lock()
+        .to_toml_string()
+        .replace("name = \"idna-3.10.tar.gz\"\n", "");
+    let lock = Lock::from_toml_str(&text, Path::new("pylock.toml")).unwrap();
+    assert_eq!(lock, sample_lock());
+
+    let mut local = sample_lock();
+    local.packages[1].sdist.url = None;
+    local.packages[1].sdist.path = Some("sdists/idna-3.10.tar.gz".to_owned());
+    let text = local
+        .to_toml_string()
+        .replace("name = \"idna-3.10.tar.gz\"\n", "");
+    assert_eq!(
+        Lock::from_toml_str(&text, Path::new("pylock.toml")).unwrap(),
+        local
+    );
+}
+
+#[test]
+fn lock_built_in_memory_in_any_order_validates_and_round_trips() {
+    let mut lock = sample_lock();
+    lock.packages.reverse();
+    lock.validate().unwrap();
+    let back = Lock::from_toml_str(&lock.to_toml_string(), Path::new("pylock.toml")).unwrap();
+    assert_eq!(back, sample_lock());
+}
