@@ -1,0 +1,208 @@
+//! Shared by the container tests: a TCP listener and a DNS responder on the Docker bridge's
+//! gateway (on this machine: the only addresses a probe may target), container lookups by label,
+//! and re-running a test in a child process.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ob_sandbox::bollard::models::NetworkCreateRequest;
+use ob_sandbox::bollard::query_parameters::{InspectNetworkOptions, ListContainersOptions};
+use ob_sandbox::{LABEL_OWNER_BOOT, LABEL_OWNER_PID, LABEL_RUN, Sandbox};
+
+/// The address the DNS responder answers with: TEST-NET-1, documentation only, never contacted.
+pub const DNS_ANSWER: &str = "192.0.2.7";
+
+/// A normal (not internal) bridge network made for one test, labelled like ours so that
+/// `remove_leftovers` collects it if the test dies before [`BridgeNetwork::remove`].
+pub struct BridgeNetwork {
+    pub name: String,
+    pub gateway: IpAddr,
+}
+
+impl BridgeNetwork {
+    pub async fn create(sandbox: &Sandbox, name: &str) -> BridgeNetwork {
+        let labels = HashMap::from([
+            (LABEL_OWNER_PID.to_string(), std::process::id().to_string()),
+            (
+                LABEL_OWNER_BOOT.to_string(),
+                std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                    .unwrap()
+                    .trim()
+                    .to_string(),
+            ),
+        ]);
+        sandbox
+            .docker()
+            .create_network(NetworkCreateRequest {
+                name: name.to_string(),
+                driver: Some("bridge".to_string()),
+                labels: Some(labels),
+                ..Default::default()
+            })
+            .await
+            .expect("create a bridge network");
+        let network = sandbox
+            .docker()
+            .inspect_network(name, None::<InspectNetworkOptions>)
+            .await
+            .expect("inspect the bridge network");
+        let gateway = network
+            .ipam
+            .and_then(|ipam| ipam.config)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|config| config.gateway)
+            .filter_map(|gateway| gateway.parse::<IpAddr>().ok())
+            .find(IpAddr::is_ipv4)
+            .expect("the bridge network has an IPv4 gateway");
+        BridgeNetwork {
+            name: name.to_string(),
+            gateway,
+        }
+    }
+
+    pub async fn remove(self, sandbox: &Sandbox) {
+        sandbox
+            .docker()
+            .remove_network(&self.name)
+            .await
+            .expect("remove the bridge network");
+    }
+}
+
+/// A TCP listener that counts the connections it accepted.
+pub struct Listener {
+    pub address: SocketAddr,
+    pub accepted: Arc<AtomicUsize>,
+}
+
+impl Listener {
+    pub async fn start(ip: IpAddr) -> Listener {
+        let listener = tokio::net::TcpListener::bind((ip, 0))
+            .await
+            .expect("bind a TCP listener on the gateway");
+        let address = listener.local_addr().expect("listener address");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((_stream, _peer)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Listener { address, accepted }
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+/// A DNS server on `ip:53` that answers every A query with [`DNS_ANSWER`] and records the names.
+pub struct DnsResponder {
+    pub queries: Arc<Mutex<Vec<String>>>,
+}
+
+impl DnsResponder {
+    pub async fn start(ip: IpAddr) -> DnsResponder {
+        let socket = tokio::net::UdpSocket::bind((ip, 53))
+            .await
+            .expect("bind UDP port 53 on the gateway (tests run as root)");
+        let queries = Arc::new(Mutex::new(Vec::new()));
+        let seen = queries.clone();
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 1500];
+            while let Ok((length, peer)) = socket.recv_from(&mut buffer).await {
+                if let Some((name, reply)) = dns_reply(&buffer[..length]) {
+                    seen.lock().unwrap().push(name);
+                    let _ = socket.send_to(&reply, peer).await;
+                }
+            }
+        });
+        DnsResponder { queries }
+    }
+
+    pub fn queries(&self) -> Vec<String> {
+        self.queries.lock().unwrap().clone()
+    }
+}
+
+/// The answer to one DNS query: the question echoed, and one A record for A queries.
+fn dns_reply(query: &[u8]) -> Option<(String, Vec<u8>)> {
+    let mut position = 12;
+    let mut labels = Vec::new();
+    loop {
+        let length = usize::from(*query.get(position)?);
+        position += 1;
+        if length == 0 {
+            break;
+        }
+        labels.push(String::from_utf8_lossy(query.get(position..position + length)?).into_owned());
+        position += length;
+    }
+    let question = query.get(12..position + 4)?;
+    let kind = u16::from_be_bytes([query[position], query[position + 1]]);
+    let is_a = kind == 1;
+    let mut reply = Vec::new();
+    reply.extend_from_slice(&query[..2]);
+    reply.extend_from_slice(&[0x81, 0x80, 0, 1, 0, u8::from(is_a), 0, 0, 0, 0]);
+    reply.extend_from_slice(question);
+    if is_a {
+        let answer: std::net::Ipv4Addr = DNS_ANSWER.parse().ok()?;
+        reply.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+        reply.extend_from_slice(&answer.octets());
+    }
+    Some((labels.join("."), reply))
+}
+
+/// IDs of the containers (running or not) whose run label is `label`.
+pub async fn containers_labelled(sandbox: &Sandbox, label: &str) -> Vec<String> {
+    let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_RUN}={label}")])]);
+    sandbox
+        .docker()
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+        .expect("list containers")
+        .into_iter()
+        .filter_map(|container| container.id)
+        .collect()
+}
+
+/// A label no other test run uses.
+pub fn unique_label(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("test:{what}-{}-{nanos}", std::process::id())
+}
+
+/// Runs the test `name` of this test binary again in a child process with `env` added and
+/// asserts it passed (ignored tests included, so helpers marked `#[ignore]` can be run).
+pub fn rerun_in_child(name: &str, env: &[(&str, &str)]) {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let output = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            name,
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the test binary again");
+    assert!(
+        output.status.success(),
+        "the child run of `{name}` failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
