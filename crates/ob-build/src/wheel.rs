@@ -1,0 +1,500 @@
+//! Checking a wheel before it joins the output directory: its file name against the lock, the
+//! zip's integrity, that RECORD lists every file with the right sha256, and that no entry can
+//! escape the directory it is installed into. Also lists a wheel's top-level modules.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// The parts of a wheel file name (PEP 427).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WheelName {
+    /// The distribution part, as written (`_` for separators).
+    pub distribution: String,
+    /// The version part.
+    pub version: String,
+    /// `python-abi-platform`.
+    pub tag: String,
+}
+
+impl WheelName {
+    /// Parses `{distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl`.
+    pub fn parse(filename: &str) -> Option<WheelName> {
+        let stem = filename.strip_suffix(".whl")?;
+        let parts: Vec<&str> = stem.split('-').collect();
+        if !(parts.len() == 5 || parts.len() == 6) || parts.iter().any(|part| part.is_empty()) {
+            return None;
+        }
+        let count = parts.len();
+        Some(WheelName {
+            distribution: parts[0].to_owned(),
+            version: parts[1].to_owned(),
+            tag: parts[count - 3..].join("-"),
+        })
+    }
+
+    /// Whether this wheel is `name` at `version` (names normalized, versions compared as
+    /// wheel file names spell them).
+    pub fn is(&self, name: &str, version: &str) -> bool {
+        ob_lock::normalize_name(&self.distribution) == ob_lock::normalize_name(name)
+            && same_version(&self.version, version)
+    }
+}
+
+/// Versions as they appear in file names: case-insensitive, `_` for `-`.
+fn same_version(a: &str, b: &str) -> bool {
+    let canonical = |v: &str| v.to_ascii_lowercase().replace('_', "-");
+    canonical(a) == canonical(b)
+}
+
+/// What a sound wheel holds, for the report and the install check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedWheel {
+    /// Lowercase hex sha256 of the whole file.
+    pub sha256: String,
+    /// Importable top-level modules and packages.
+    pub top_level: Vec<String>,
+}
+
+/// Why a wheel was refused. Each message names the entry at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WheelProblem {
+    /// The file name is not a wheel name, or names another package or version.
+    #[error("the file name does not name {expected}")]
+    WrongName {
+        /// `name version` from the lock.
+        expected: String,
+    },
+    /// The zip cannot be read, or an entry fails its CRC.
+    #[error("the zip is damaged: {detail}")]
+    Damaged {
+        /// What the zip reader said.
+        detail: String,
+    },
+    /// An entry's path is absolute, has `..`, a backslash, or is a symlink.
+    #[error("the entry `{entry}` could escape the install directory ({why})")]
+    Escapes {
+        /// The entry.
+        entry: String,
+        /// Which rule it breaks.
+        why: &'static str,
+    },
+    /// An entry appears twice.
+    #[error("the entry `{entry}` appears twice")]
+    Duplicate {
+        /// The entry.
+        entry: String,
+    },
+    /// No `{name}-{version}.dist-info/RECORD`, or it cannot be parsed.
+    #[error("RECORD is missing or unreadable: {detail}")]
+    BadRecord {
+        /// What is wrong.
+        detail: String,
+    },
+    /// A file is not listed in RECORD.
+    #[error("the entry `{entry}` is not listed in RECORD")]
+    Unlisted {
+        /// The entry.
+        entry: String,
+    },
+    /// RECORD lists a file the zip does not hold.
+    #[error("RECORD lists `{entry}`, which the wheel does not hold")]
+    Phantom {
+        /// The entry.
+        entry: String,
+    },
+    /// A file's sha256 or size differs from RECORD.
+    #[error("the entry `{entry}` does not match RECORD ({detail})")]
+    Mismatch {
+        /// The entry.
+        entry: String,
+        /// Which value differs.
+        detail: String,
+    },
+}
+
+/// Checks the wheel at `path` for package `name` at `version`. Reads the file once for its
+/// sha256 and once through the zip reader.
+pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWheel, WheelProblem> {
+    let filename = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let wrong_name = || WheelProblem::WrongName {
+        expected: format!("{name} {version}"),
+    };
+    let parsed = WheelName::parse(&filename).ok_or_else(wrong_name)?;
+    if !parsed.is(name, version) {
+        return Err(wrong_name());
+    }
+    let damaged = |detail: String| WheelProblem::Damaged { detail };
+    let bytes = fs_err::read(path).map_err(|err| damaged(err.to_string()))?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes))
+        .map_err(|err| damaged(err.to_string()))?;
+
+    // Every file's digest and size, read through the CRC-checking reader.
+    let mut files: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    for index in 0..archive.len() {
+        let mut entry = archive
+            .by_index(index)
+            .map_err(|err| damaged(err.to_string()))?;
+        let entry_name = entry.name().to_owned();
+        check_entry_path(&entry_name)?;
+        if entry.is_symlink() {
+            return Err(WheelProblem::Escapes {
+                entry: entry_name,
+                why: "a symlink",
+            });
+        }
+        if entry.is_dir() {
+            continue;
+        }
+        let mut content = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
+        entry
+            .read_to_end(&mut content)
+            .map_err(|err| damaged(format!("`{entry_name}`: {err}")))?;
+        let digest =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&content));
+        if files
+            .insert(entry_name.clone(), (digest, content.len() as u64))
+            .is_some()
+        {
+            return Err(WheelProblem::Duplicate { entry: entry_name });
+        }
+    }
+
+    let dist_info = format!("{}-{}.dist-info", parsed.distribution, parsed.version);
+    let record_name = format!("{dist_info}/RECORD");
+    let record = archive
+        .by_name(&record_name)
+        .map_err(|_| WheelProblem::BadRecord {
+            detail: format!("no `{record_name}`"),
+        })
+        .and_then(|mut entry| {
+            let mut text = String::new();
+            entry
+                .read_to_string(&mut text)
+                .map_err(|err| WheelProblem::BadRecord {
+                    detail: err.to_string(),
+                })?;
+            Ok(text)
+        })?;
+    let mut listed = BTreeSet::new();
+    for row in parse_record(&record)? {
+        let [entry, hash, size] = row;
+        if !listed.insert(entry.clone()) {
+            return Err(WheelProblem::Duplicate { entry });
+        }
+        let Some((digest, actual_size)) = files.get(&entry) else {
+            return Err(WheelProblem::Phantom { entry });
+        };
+        if entry == record_name || is_signature(&entry, &dist_info) {
+            continue;
+        }
+        let Some(expected) = hash.strip_prefix("sha256=") else {
+            return Err(WheelProblem::Mismatch {
+                entry,
+                detail: format!("hash `{hash}` is not a sha256"),
+            });
+        };
+        if expected != digest {
+            return Err(WheelProblem::Mismatch {
+                entry,
+                detail: format!("sha256 {digest}, RECORD says {expected}"),
+            });
+        }
+        if !size.is_empty() && size != actual_size.to_string() {
+            return Err(WheelProblem::Mismatch {
+                entry,
+                detail: format!("size {actual_size}, RECORD says {size}"),
+            });
+        }
+    }
+    if let Some(entry) = files.keys().find(|entry| !listed.contains(*entry)) {
+        return Err(WheelProblem::Unlisted {
+            entry: entry.clone(),
+        });
+    }
+    Ok(CheckedWheel {
+        sha256,
+        top_level: top_level_modules(files.keys().map(String::as_str)),
+    })
+}
+
+fn is_signature(entry: &str, dist_info: &str) -> bool {
+    entry == format!("{dist_info}/RECORD.jws") || entry == format!("{dist_info}/RECORD.p7s")
+}
+
+/// Rejects names that an installer could write outside its target directory.
+fn check_entry_path(name: &str) -> Result<(), WheelProblem> {
+    let escapes = |why| {
+        Err(WheelProblem::Escapes {
+            entry: name.to_owned(),
+            why,
+        })
+    };
+    if name.starts_with('/') {
+        return escapes("an absolute path");
+    }
+    if name.contains('\\') {
+        return escapes("a backslash");
+    }
+    if name.contains('\0') {
+        return escapes("a NUL byte");
+    }
+    if name.split('/').any(|part| part == "..") {
+        return escapes("a `..` component");
+    }
+    if name
+        .split('/')
+        .next()
+        .is_some_and(|first| first.len() == 2 && first.ends_with(':'))
+    {
+        return escapes("a drive letter");
+    }
+    Ok(())
+}
+
+/// RECORD is CSV: `path,hash,size`, with quotes around fields that hold commas or quotes.
+fn parse_record(text: &str) -> Result<Vec<[String; 3]>, WheelProblem> {
+    let mut rows = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields = split_csv_line(line).ok_or_else(|| WheelProblem::BadRecord {
+            detail: format!("line {} is not valid CSV", number + 1),
+        })?;
+        let [path, hash, size]: [String; 3] =
+            fields
+                .try_into()
+                .map_err(|fields: Vec<String>| WheelProblem::BadRecord {
+                    detail: format!("line {} has {} fields, not 3", number + 1, fields.len()),
+                })?;
+        rows.push([path, hash, size]);
+    }
+    Ok(rows)
+}
+
+fn split_csv_line(line: &str) -> Option<Vec<String>> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (false, '"') if field.is_empty() => quoted = true,
+            (true, '"') => {
+                if chars.peek() == Some(&'"') {
+                    field.push('"');
+                    chars.next();
+                } else {
+                    quoted = false;
+                }
+            }
+            (false, ',') => fields.push(std::mem::take(&mut field)),
+            (_, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return None;
+    }
+    fields.push(field);
+    Some(fields)
+}
+
+/// Importable top-level names: packages (directories with Python files) and modules (`.py`,
+/// extension modules), leaving out metadata and `.data` directories.
+fn top_level_modules<'a>(entries: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    for entry in entries {
+        let mut parts = entry.splitn(2, '/');
+        let first = parts.next().unwrap_or_default();
+        let rest = parts.next();
+        if first.ends_with(".dist-info") || first.ends_with(".data") {
+            continue;
+        }
+        let candidate = match rest {
+            Some(rest) if rest.ends_with(".py") || rest.ends_with(".so") => first,
+            Some(_) => continue,
+            None => match first.split_once('.') {
+                Some((stem, extension)) if extension == "py" || extension.ends_with("so") => stem,
+                _ => continue,
+            },
+        };
+        let identifier = candidate
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && candidate
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if identifier {
+            names.insert(candidate.to_owned());
+        }
+    }
+    names.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn record_line(name: &str, data: &[u8]) -> String {
+        let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(data));
+        format!("{name},sha256={digest},{}", data.len())
+    }
+
+    /// Writes a wheel holding `files`; RECORD is generated unless `record` is given.
+    fn wheel(
+        dir: &Path,
+        filename: &str,
+        files: &[(&str, &[u8])],
+        record: Option<String>,
+    ) -> std::path::PathBuf {
+        let path = dir.join(filename);
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        let mut lines = Vec::new();
+        for (name, data) in files {
+            writer.start_file(*name, options).unwrap();
+            writer.write_all(data).unwrap();
+            lines.push(record_line(name, data));
+        }
+        lines.push("greet-1.0.dist-info/RECORD,,".to_owned());
+        writer
+            .start_file("greet-1.0.dist-info/RECORD", options)
+            .unwrap();
+        writer
+            .write_all(record.unwrap_or_else(|| lines.join("\n")).as_bytes())
+            .unwrap();
+        writer.finish().unwrap();
+        path
+    }
+
+    const GOOD: &[(&str, &[u8])] = &[
+        ("greet/__init__.py", b"x = 1\n"),
+        ("greet-1.0.dist-info/METADATA", b"Name: greet\n"),
+    ];
+
+    #[test]
+    fn a_sound_wheel_passes_and_lists_its_modules() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = wheel(dir.path(), "greet-1.0-py3-none-any.whl", GOOD, None);
+        let checked = check_wheel(&path, "greet", "1.0").unwrap();
+        assert_eq!(checked.top_level, vec!["greet".to_owned()]);
+        assert_eq!(checked.sha256.len(), 64);
+    }
+
+    #[test]
+    fn a_wheel_for_another_package_or_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = wheel(dir.path(), "greet-1.0-py3-none-any.whl", GOOD, None);
+        assert!(matches!(
+            check_wheel(&path, "greet", "2.0"),
+            Err(WheelProblem::WrongName { .. })
+        ));
+        assert!(matches!(
+            check_wheel(&path, "other", "1.0"),
+            Err(WheelProblem::WrongName { .. })
+        ));
+    }
+
+    #[test]
+    fn a_file_missing_from_record_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = [
+            record_line("greet-1.0.dist-info/METADATA", b"Name: greet\n"),
+            "greet-1.0.dist-info/RECORD,,".to_owned(),
+        ]
+        .join("\n");
+        let path = wheel(dir.path(), "greet-1.0-py3-none-any.whl", GOOD, Some(record));
+        assert_eq!(
+            check_wheel(&path, "greet", "1.0"),
+            Err(WheelProblem::Unlisted {
+                entry: "greet/__init__.py".to_owned()
+            })
+        );
+    }
+
+    #[test]
+    fn a_wrong_hash_in_record_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = [
+            record_line("greet/__init__.py", b"x = 2\n"),
+            record_line("greet-1.0.dist-info/METADATA", b"Name: greet\n"),
+            "greet-1.0.dist-info/RECORD,,".to_owned(),
+        ]
+        .join("\n");
+        let path = wheel(dir.path(), "greet-1.0-py3-none-any.whl", GOOD, Some(record));
+        assert!(
+            matches!(check_wheel(&path, "greet", "1.0"), Err(WheelProblem::Mismatch { entry, .. }) if entry == "greet/__init__.py")
+        );
+    }
+
+    #[test]
+    fn entries_that_escape_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for evil in ["../evil.py", "/etc/evil.py", "greet/../../evil.py"] {
+            let files: Vec<(&str, &[u8])> = vec![(evil, b"x"), GOOD[1]];
+            let path = wheel(dir.path(), "greet-1.0-py3-none-any.whl", &files, None);
+            assert!(
+                matches!(
+                    check_wheel(&path, "greet", "1.0"),
+                    Err(WheelProblem::Escapes { .. })
+                ),
+                "{evil} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn a_symlink_entry_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("greet-1.0-py3-none-any.whl");
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        writer
+            .add_symlink(
+                "greet/link.py",
+                "/etc/passwd",
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+        writer.finish().unwrap();
+        assert!(matches!(
+            check_wheel(&path, "greet", "1.0"),
+            Err(WheelProblem::Escapes {
+                why: "a symlink",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_truncated_zip_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = wheel(dir.path(), "greet-1.0-py3-none-any.whl", GOOD, None);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(matches!(
+            check_wheel(&path, "greet", "1.0"),
+            Err(WheelProblem::Damaged { .. })
+        ));
+    }
+
+    #[test]
+    fn wheel_names_parse_with_and_without_a_build_tag() {
+        let name = WheelName::parse("charset_normalizer-3.4.0-1-py3-none-any.whl").unwrap();
+        assert!(name.is("charset-normalizer", "3.4.0"));
+        assert_eq!(name.tag, "py3-none-any");
+        assert!(WheelName::parse("greet-1.0.tar.gz").is_none());
+        assert!(WheelName::parse("greet-1.0-py3-any.whl").is_none());
+    }
+}

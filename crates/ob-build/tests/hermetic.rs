@@ -1,0 +1,504 @@
+//! Hermetic builds of the hand-made fixture packages in real containers on the real daemon:
+//! no index, no network. Each test tells one story about a property of `build`.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+
+use ob_build::{BuildError, PackageStatus, build};
+use support::*;
+
+/// A three-level graph (a self-bootstrapping backend, a package built with it, one whose build
+/// runs code from that package), compiled C code, and a probe of the build environment; then a
+/// second build of everything to compare, and an install of the result under network none.
+#[tokio::test]
+async fn builds_the_fixture_graph_from_our_own_wheels_only() {
+    const ENVPROBE: Fixture = fixture("envprobe", &["minibackend", "greet"]);
+    let project = Project::new(&[MINIBACKEND, GREET, CSPEED, LAYERED, ENVPROBE]);
+    let mut options = project.options();
+    options.check_reproducible = true;
+    options.verify_install = true;
+
+    let report = build(&project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+
+    for package in &report.packages {
+        assert_eq!(package.status, PackageStatus::Built, "{package:#?}");
+        let wheel = project.out.join(package.wheel.as_ref().unwrap());
+        assert_eq!(&sha256_file(&wheel), package.wheel_sha256.as_ref().unwrap());
+        assert_eq!(package.image_digest, project.lock.tool.image_digest);
+        assert!(project.out.join(package.log.as_ref().unwrap()).is_file());
+        let reproducible = package.reproducible.as_ref().unwrap();
+        assert!(
+            reproducible.identical,
+            "{} differs: {:?}",
+            package.name, reproducible.differences
+        );
+    }
+    // The build environment holds exactly the pinned build requirements, from this run.
+    let layered = entry(&report, "layered");
+    let used: Vec<(&str, &str)> = layered
+        .build_requires
+        .iter()
+        .map(|used| (used.name.as_str(), used.sha256.as_str()))
+        .collect();
+    let greet = entry(&report, "greet");
+    let minibackend = entry(&report, "minibackend");
+    assert_eq!(
+        used,
+        vec![
+            ("greet", greet.wheel_sha256.as_deref().unwrap()),
+            ("minibackend", minibackend.wheel_sha256.as_deref().unwrap()),
+        ]
+    );
+    let generated = read_member(&project, "layered", "layered/generated.py");
+    assert_eq!(generated, "GENERATED = 'hello, layered'\n");
+
+    // What the envprobe build saw: only our two wheels (no pip, no setuptools, nothing of the
+    // system's site-packages), the fixed settings, no host environment, a non-root user.
+    let probe: serde_json::Value =
+        serde_json::from_str(&read_member(&project, "envprobe", "envprobe/buildenv.json")).unwrap();
+    let distributions: BTreeSet<String> = probe["distributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{}=={} at {}",
+                d[0].as_str().unwrap(),
+                d[1].as_str().unwrap(),
+                d[2].as_str().unwrap()
+            )
+        })
+        .collect();
+    let expected: BTreeSet<String> = [
+        "greet==1.0 at /tmp/venv/lib/python3.13/site-packages",
+        "minibackend==1.0 at /tmp/venv/lib/python3.13/site-packages",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(distributions, expected);
+    for path in probe["sys_path"].as_array().unwrap() {
+        let path = path.as_str().unwrap();
+        assert!(
+            path.starts_with("/usr/lib/python3.13")
+                || path == "/usr/lib/python313.zip"
+                || path.starts_with("/tmp/venv/")
+                || path == "/tmp/src/envprobe-1.0/_build",
+            "unexpected sys.path entry {path}"
+        );
+    }
+    assert_eq!(probe["source_date_epoch"], "1577836800");
+    assert_eq!(probe["pythonhashseed"], "0");
+    assert_eq!(probe["uid"], 65534);
+    assert!(probe["home"].is_null());
+    let environ: Vec<&str> = probe["environ"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    // Exactly what the driver sets: nothing of the host (which sets PIP_FIND_LINKS, PIP_CERT,
+    // SSL_CERT_FILE and more for its own pip), no HOME.
+    assert_eq!(
+        environ,
+        [
+            "CFLAGS",
+            "CXXFLAGS",
+            "LANG",
+            "LC_ALL",
+            "PATH",
+            "PIP_DISABLE_PIP_VERSION_CHECK",
+            "PIP_NO_INDEX",
+            "PYTHONDONTWRITEBYTECODE",
+            "PYTHONHASHSEED",
+            "PYTHONNOUSERSITE",
+            "SOURCE_DATE_EPOCH",
+            "TMPDIR",
+            "VIRTUAL_ENV",
+        ]
+    );
+    assert!(
+        probe["cflags"]
+            .as_str()
+            .unwrap()
+            .contains("-ffile-prefix-map=/tmp/src/envprobe-1.0=/usr/src/envprobe-1.0")
+    );
+
+    // Compiled code records the fixed /usr/src path, never the temporary one.
+    let library = read_member_bytes(&project, "cspeed", "cspeed/_speed.so");
+    assert!(contains(&library, b"/usr/src/cspeed-1.0/src/speed.c"));
+    assert!(!contains(&library, b"/tmp/src"));
+
+    // And the runtime set installs offline and imports.
+    let check = report.verify_install.as_ref().unwrap();
+    assert!(
+        check.ok,
+        "{}",
+        fs_err::read_to_string(project.out.join(&check.log)).unwrap()
+    );
+    assert_eq!(
+        check.modules,
+        vec!["cspeed", "envprobe", "greet", "layered"]
+    );
+    assert!(
+        !check
+            .requirements
+            .iter()
+            .any(|r| r.starts_with("minibackend"))
+    );
+    let report_file = fs_err::read_to_string(project.out.join("build-report.json")).unwrap();
+    assert_eq!(
+        serde_json::from_str::<ob_build::BuildReport>(&report_file).unwrap(),
+        report
+    );
+}
+
+/// Unchanged inputs are not rebuilt; a changed sdist rebuilds that package and its dependants.
+#[tokio::test]
+async fn rebuilds_only_what_changed() {
+    let mut project = Project::new(&[MINIBACKEND, GREET, CSPEED, LAYERED]);
+    let options = project.options();
+    let first = build(&project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+    assert!(
+        first
+            .packages
+            .iter()
+            .all(|p| p.status == PackageStatus::Built)
+    );
+
+    let again = build(&project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+    for package in &again.packages {
+        assert_eq!(package.status, PackageStatus::UpToDate, "{}", package.name);
+        assert_eq!(
+            package.wheel_sha256,
+            entry(&first, &package.name).wheel_sha256
+        );
+    }
+
+    // Change greet's source: greet and layered (whose build uses greet) rebuild, nothing else.
+    let edited = copy_fixture("greet", project.dir.path());
+    fs_err::write(
+        edited.join("greet/__init__.py"),
+        "\"\"\"Test fixture, edited.\"\"\"\n\n\ndef hello(name):\n    return f\"hi, {name}\"\n",
+    )
+    .unwrap();
+    fs_err::remove_file(project.wheelhouse.join("greet-1.0.tar.gz")).unwrap();
+    project.add(&GREET, Some(&edited));
+    let third = build(&project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+    let status = |name| entry(&third, name).status;
+    assert_eq!(status("greet"), PackageStatus::Built);
+    assert_eq!(status("layered"), PackageStatus::Built);
+    assert_eq!(status("minibackend"), PackageStatus::UpToDate);
+    assert_eq!(status("cspeed"), PackageStatus::UpToDate);
+    assert_eq!(
+        read_member(&project, "layered", "layered/generated.py"),
+        "GENERATED = 'hi, layered'\n"
+    );
+
+    // A wheel changed behind our back in the output directory is rebuilt, not trusted.
+    let cspeed_wheel = project
+        .out
+        .join(entry(&third, "cspeed").wheel.as_ref().unwrap());
+    let mut bytes = fs_err::read(&cspeed_wheel).unwrap();
+    bytes.push(0);
+    fs_err::write(&cspeed_wheel, bytes).unwrap();
+    let fourth = build(&project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+    assert_eq!(entry(&fourth, "cspeed").status, PackageStatus::Built);
+    assert_eq!(
+        entry(&fourth, "cspeed").wheel_sha256,
+        entry(&third, "cspeed").wheel_sha256
+    );
+}
+
+/// A build that downloads something fails, and says it needs the network. The listener it
+/// aims at is ours, on the host at the gateway of a network the test creates: reachable from a
+/// container on that network (the positive control), never from a build.
+#[tokio::test]
+async fn a_build_that_needs_the_network_fails_and_says_so() {
+    const NETPROBE: Fixture = fixture("netprobe", &["minibackend"]);
+    let sandbox = ob_sandbox::Sandbox::connect().await.unwrap();
+    let network = sandbox
+        .create_internal_network(&format!("ob-build-test-{}", std::process::id()))
+        .await
+        .unwrap();
+    let gateway = network.gateway().to_string();
+    let listener = std::net::TcpListener::bind((network.gateway(), 0)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let target = format!("{gateway}:{port}");
+
+    // Positive control: the address is reachable from a container on that network.
+    let (image, _) = image();
+    let mut spec = ob_sandbox::RunSpec::new(
+        image,
+        vec![
+            "python3".into(),
+            "-c".into(),
+            format!(
+                "import socket; socket.create_connection(('{gateway}', {port}), timeout=10).close()"
+            ),
+        ],
+        "test:network-control",
+    );
+    spec.network = ob_sandbox::Network::Named(network.name().to_owned());
+    let control = sandbox.run(&spec, |_| {}).await.unwrap();
+    network.remove().await.unwrap();
+    assert!(
+        control.success(),
+        "the control could not reach the test's listener"
+    );
+    assert!(
+        listener.accept().is_ok(),
+        "the control connection did not arrive"
+    );
+
+    let scratch = tempfile::tempdir().unwrap();
+    let tree = copy_fixture("netprobe", scratch.path());
+    fs_err::write(tree.join("target.txt"), &target).unwrap();
+    let project = Project::with_sources(&[MINIBACKEND, NETPROBE], &[("netprobe", &tree)]);
+    let report = build(&project.lock, &project.options(), &Recorder::default())
+        .await
+        .unwrap();
+
+    let netprobe = entry(&report, "netprobe");
+    assert_eq!(netprobe.status, PackageStatus::Failed);
+    let error = netprobe.error.as_deref().unwrap();
+    assert!(
+        error.contains("`netprobe` 1.0 needs the network to build"),
+        "{error}"
+    );
+    assert!(error.contains(&gateway), "{error}");
+    assert!(listener.accept().is_err(), "the build reached the host");
+    assert_eq!(entry(&report, "minibackend").status, PackageStatus::Built);
+}
+
+/// A hostile build tries to change its sdist and the wheels of its build environment, to write
+/// outside its output directory, and leaves a forged `greet` wheel and litter in its output:
+/// every write is denied, the forgery and the litter are dropped, the built set is unchanged.
+#[tokio::test]
+async fn a_hostile_build_cannot_touch_inputs_or_the_built_set() {
+    const VANDAL: Fixture = fixture("vandal", &["minibackend", "greet"]);
+    let mut project = Project::new(&[MINIBACKEND, GREET, CSPEED]);
+    let options = project.options();
+    let first = build(&project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+    let wheels_before: Vec<(String, String)> = first
+        .packages
+        .iter()
+        .map(|p| {
+            (
+                p.wheel.clone().unwrap(),
+                sha256_file(&project.out.join(p.wheel.as_ref().unwrap())),
+            )
+        })
+        .collect();
+
+    project.add(&VANDAL, None);
+    let recorder = Recorder::default();
+    let report = build(&project.lock, &options, &recorder).await.unwrap();
+    let vandal = entry(&report, "vandal");
+    assert_eq!(vandal.status, PackageStatus::Built, "{vandal:#?}");
+    let log = project.log(vandal);
+    assert!(!log.contains("vandal: WROTE"), "{log}");
+    let denied = log
+        .lines()
+        .filter(|line| line.starts_with("vandal: denied"))
+        .count();
+    // Two wheels and the sdist, a new file in each input directory, and three paths outside.
+    assert!(denied >= 8, "{log}");
+    for (wheel, sha256) in &wheels_before {
+        assert_eq!(
+            &sha256_file(&project.out.join(wheel)),
+            sha256,
+            "{wheel} changed"
+        );
+    }
+    for package in &project.lock.packages {
+        assert_eq!(
+            sha256_file(&project.wheelhouse.join(&package.sdist.filename)),
+            package.sdist.sha256
+        );
+    }
+    let dropped: BTreeSet<String> = vandal.dropped.iter().map(|d| d.file.clone()).collect();
+    assert_eq!(
+        dropped,
+        BTreeSet::from([
+            "greet-1.0-py3-none-any.whl".to_owned(),
+            "notes.txt".to_owned()
+        ])
+    );
+    assert_eq!(recorder.dropped.lock().unwrap().len(), 2);
+    for dir in [&project.out, &project.wheelhouse] {
+        for file in fs_err::read_dir(dir).unwrap() {
+            let name = file.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(
+                !name.contains("vandal-was-here") && name != "notes.txt",
+                "{name} in {}",
+                dir.display()
+            );
+        }
+    }
+}
+
+/// A failure in the middle of the graph: its dependant is skipped, the independent packages
+/// still finish, and the failure comes with the end of its log.
+#[tokio::test]
+async fn a_failure_skips_its_dependants_and_nothing_else() {
+    const BROKEN: Fixture = fixture("broken", &["minibackend"]);
+    const NEEDSBROKEN: Fixture = fixture("needsbroken", &["minibackend", "broken"]);
+    let project = Project::new(&[MINIBACKEND, GREET, CSPEED, BROKEN, NEEDSBROKEN]);
+    let recorder = Recorder::default();
+    let report = build(&project.lock, &project.options(), &recorder)
+        .await
+        .unwrap();
+
+    let broken = entry(&report, "broken");
+    assert_eq!(broken.status, PackageStatus::Failed);
+    assert!(
+        broken
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("`broken` 1.0 failed to build")
+    );
+    let needsbroken = entry(&report, "needsbroken");
+    assert_eq!(needsbroken.status, PackageStatus::Skipped);
+    assert!(
+        needsbroken
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("`broken` 1.0")
+    );
+    for name in ["minibackend", "greet", "cspeed"] {
+        assert_eq!(entry(&report, name).status, PackageStatus::Built, "{name}");
+    }
+    let tail = recorder.tail_of("broken");
+    assert_eq!(tail.len(), ob_build::LOG_TAIL_LINES);
+    assert!(
+        tail.iter()
+            .any(|line| line.contains("RuntimeError: broken: this fixture fails on purpose")),
+        "{tail:#?}"
+    );
+    assert!(project.log(broken).contains("broken: step 1 of 30"));
+    assert!(!report.succeeded());
+    let wheels: Vec<String> = fs_err::read_dir(&project.out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".whl"))
+        .collect();
+    assert_eq!(wheels.len(), 3, "{wheels:?}");
+}
+
+/// A build that never ends is stopped by the per-package timeout, and says so.
+#[tokio::test]
+async fn a_runaway_build_is_stopped_by_the_timeout() {
+    const SLOWPOKE: Fixture = fixture("slowpoke", &["minibackend"]);
+    let project = Project::new(&[MINIBACKEND, SLOWPOKE]);
+    let mut options = project.options();
+    options.timeout = std::time::Duration::from_secs(5);
+    let report = build(&project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+    let slowpoke = entry(&report, "slowpoke");
+    assert_eq!(slowpoke.status, PackageStatus::TimedOut);
+    assert!(
+        slowpoke
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("did not finish within 5 s")
+    );
+    assert!(project.log(slowpoke).contains("slowpoke: sleeping"));
+    assert_eq!(leftover_containers("build:slowpoke-1.0"), "");
+}
+
+/// A wrong or missing sdist stops everything before any container starts.
+#[tokio::test]
+async fn a_wrong_or_missing_sdist_stops_the_build_before_it_starts() {
+    let project = Project::new(&[MINIBACKEND, GREET, CSPEED]);
+    let mut bytes = fs_err::read(project.wheelhouse.join("greet-1.0.tar.gz")).unwrap();
+    bytes[100] ^= 1;
+    fs_err::write(project.wheelhouse.join("greet-1.0.tar.gz"), bytes).unwrap();
+    fs_err::remove_file(project.wheelhouse.join("cspeed-1.0.tar.gz")).unwrap();
+
+    let err = build(&project.lock, &project.options(), &Recorder::default())
+        .await
+        .unwrap_err();
+    let BuildError::Wheelhouse { missing, wrong, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(missing, &vec!["cspeed-1.0.tar.gz".to_owned()]);
+    assert_eq!(wrong.len(), 1);
+    assert!(
+        wrong[0].starts_with("greet-1.0.tar.gz: sha256 "),
+        "{wrong:?}"
+    );
+    assert!(err.is_rejection());
+    assert!(err.hint().unwrap().contains("offline-build fetch"));
+    assert!(!project.out.exists(), "something was built");
+}
+
+/// An image other than the one the lock pins is refused.
+#[tokio::test]
+async fn an_image_other_than_the_locked_one_is_refused() {
+    let mut project = Project::new(&[MINIBACKEND]);
+    project.lock.tool.image_digest = format!("sha256:{}", "0".repeat(64));
+    let err = build(&project.lock, &project.options(), &Recorder::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BuildError::ImageMismatch { .. }), "{err:?}");
+    assert!(err.is_rejection());
+}
+
+fn read_member_bytes(project: &Project, package: &str, member: &str) -> Vec<u8> {
+    let report = ob_build::BuildReport::read(&project.out).unwrap();
+    let wheel = project
+        .out
+        .join(entry(&report, package).wheel.as_ref().unwrap());
+    let mut archive = zip::ZipArchive::new(fs_err::File::open(wheel).unwrap()).unwrap();
+    let mut content = Vec::new();
+    archive
+        .by_name(member)
+        .unwrap()
+        .read_to_end(&mut content)
+        .unwrap();
+    content
+}
+
+fn read_member(project: &Project, package: &str, member: &str) -> String {
+    String::from_utf8(read_member_bytes(project, package, member)).unwrap()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// IDs of containers still labelled as the run `label`.
+fn leftover_containers(label: &str) -> String {
+    let output = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=org.offline-build.run={label}"),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
