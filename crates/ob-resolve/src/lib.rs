@@ -1,0 +1,36 @@
+//! `offline-build resolve`: discovers the complete dependency set of some requirements, build
+//! requirements included, in a scratch container whose only reachable service is our recording
+//! index proxy, and turns it into a [`ob_lock::Lock`].
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), ob_resolve::ResolveError> {
+//! use ob_resolve::{NoReporter, RequirementSources, ResolveOptions};
+//! let requirements = RequirementSources { specs: vec!["idna==3.10".into()], ..Default::default() }.read()?;
+//! let options = ResolveOptions {
+//!     requirements,
+//!     image: None,
+//!     index: ob_index::default_index_url()?,
+//!     exclude_newer: Some(ob_resolve::parse_exclude_newer("2025-06-01")?),
+//!     jobs: 2,
+//!     verify_build: true,
+//!     cache_dir: None,
+//!     timeout: std::time::Duration::from_secs(3600),
+//! };
+//! let outcome = ob_resolve::resolve(&options, &NoReporter).await?;
+//! outcome.lock.write(std::path::Path::new("pylock.toml")).ok();
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod driver;
+mod error;
+pub mod input;
+mod resolve;
+
+pub use error::ResolveError;
+pub use input::{RequirementSources, Requirements};
+pub use resolve::{
+    NoReporter, Phase, ResolveOptions, ResolveOutcome, ResolveReporter, SOURCE_DATE_EPOCH,
+    parse_exclude_newer, resolve,
+};

@@ -1,0 +1,102 @@
+//! Resolve against a package index that the test serves on loopback from hand-made sdists
+//! (fixtures/resolve/index plus the build fixtures' minibackend and greet), in real containers
+//! on the real Docker daemon. Needs the builder image (made on first use).
+
+use std::path::Path;
+use std::time::Duration;
+
+use ob_index::{IndexSource, IndexUrl};
+use ob_resolve::{NoReporter, RequirementSources, ResolveError, ResolveOptions, resolve};
+use ob_testkit::index::{IndexEntry, TestIndex, pack_resolve_fixtures};
+
+/// Every fixture sdist, plus a wheel-only `nosdist` 1.0.
+fn fixture_index(dir: &Path) -> TestIndex {
+    let mut entries = pack_resolve_fixtures("index", dir);
+    for name in ["minibackend", "greet"] {
+        let packed = ob_testkit::sdist::pack_fixture(name, dir).unwrap();
+        entries.push(IndexEntry::from_file(&packed.name, &packed.path));
+    }
+    entries.push(IndexEntry {
+        project: "nosdist".into(),
+        filename: "nosdist-1.0-py3-none-any.whl".into(),
+        bytes: b"not a real wheel: the proxy never serves wheels".to_vec(),
+        upload_time: Some(ob_testkit::index::DEFAULT_UPLOAD_TIME.into()),
+        requires_python: None,
+    });
+    TestIndex::serve(entries)
+}
+
+fn options(index: &TestIndex, specs: &[&str], verify: bool) -> ResolveOptions {
+    ResolveOptions {
+        requirements: RequirementSources {
+            specs: specs.iter().map(|spec| spec.to_string()).collect(),
+            ..RequirementSources::default()
+        }
+        .read()
+        .unwrap(),
+        image: Some(ob_testkit::image::builder_image()),
+        index: IndexUrl::parse(&index.url(), IndexSource::CommandLine).unwrap(),
+        exclude_newer: Some(ob_resolve::parse_exclude_newer("2025-01-01").unwrap()),
+        jobs: 2,
+        verify_build: verify,
+        cache_dir: None,
+        timeout: Duration::from_secs(900),
+    }
+}
+
+#[tokio::test]
+async fn resolves_runtime_and_build_closure_without_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let outcome = resolve(&options(&index, &["app"], false), &NoReporter).await.unwrap();
+    let text = outcome.lock.to_toml_string();
+    eprintln!("{text}");
+    let runtime: Vec<&str> = outcome.lock.packages.iter().filter(|p| !p.build_only).map(|p| p.name.as_str()).collect();
+    assert_eq!(runtime, ["app", "dynreq", "legacy"]);
+    let build_only: Vec<&str> = outcome.lock.packages.iter().filter(|p| p.build_only).map(|p| p.name.as_str()).collect();
+    assert_eq!(build_only, ["greet", "minibackend", "setuptools"]);
+    let pins = |name: &str| -> Vec<String> {
+        outcome.lock.package(name).unwrap().build_requires.iter().map(|pin| format!("{}=={}", pin.name, pin.version)).collect()
+    };
+    assert_eq!(pins("dynreq"), ["greet==1.0", "minibackend==1.0"]);
+    assert_eq!(pins("legacy"), ["minibackend==1.0", "setuptools==99.0"]);
+    assert!(pins("minibackend").is_empty());
+    assert_eq!(
+        outcome.lock.tool.build_order,
+        ["minibackend", "app", "greet", "setuptools", "dynreq", "legacy"]
+    );
+    assert!(!outcome.lock.tool.build_verified);
+}
+
+#[tokio::test]
+async fn a_hook_that_tries_the_network_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let err = resolve(&options(&index, &["netreq"], false), &NoReporter).await.unwrap_err();
+    match &err {
+        ResolveError::NeedsNetwork { package, host, .. } => {
+            assert_eq!(package, "netreq");
+            assert_eq!(host.as_deref(), Some("downloads.invalid"));
+        }
+        other => panic!("expected NeedsNetwork, got {other}"),
+    }
+    assert!(err.is_user_error());
+}
+
+#[tokio::test]
+async fn a_release_without_sdist_names_the_newest_that_has_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let err = resolve(&options(&index, &["nosdist==1.0"], false), &NoReporter).await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.starts_with("`nosdist`: no source distribution matches `nosdist==1.0` (the newest version with an sdist is 0.9)"), "{message}");
+}
+
+#[tokio::test]
+async fn a_build_cycle_is_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let err = resolve(&options(&index, &["cycle-a"], false), &NoReporter).await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.starts_with("build-dependency cycle: cycle-a -> cycle-b -> cycle-a"), "{message}");
+}
