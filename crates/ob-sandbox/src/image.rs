@@ -207,8 +207,16 @@ async fn ask_python(sandbox: &Sandbox, reference: &str) -> Result<(String, Strin
         .run(&spec, |line| match line {
             crate::OutputLine::Stdout(line) | crate::OutputLine::Stderr(line) => printed.push(line),
         })
-        .await?;
-    parse_python_probe(reference, outcome.success(), &printed)
+        .await;
+    match outcome {
+        Ok(outcome) => parse_python_probe(reference, outcome.success(), &printed),
+        // Docker refuses to start a container whose program does not exist: no python3 there.
+        Err(SandboxError::Docker { source, .. }) => Err(SandboxError::ImageUnusable {
+            reference: reference.to_string(),
+            detail: format!("python3 could not be started: {source}"),
+        }),
+        Err(err) => Err(err),
+    }
 }
 
 fn parse_python_probe(

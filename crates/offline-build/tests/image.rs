@@ -1,0 +1,96 @@
+//! `offline-build image create` and `image show`, run as the real binary against the real
+//! daemon and the builder image.
+
+use std::process::{Command, Output};
+
+fn offline_build(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_offline-build"))
+        .args(args)
+        .output()
+        .expect("run offline-build")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Digests, IDs and the Python patch level change with every image; the layout does not.
+fn filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"sha256:[0-9a-f]{64}", "sha256:[HEX]"),
+        (r"python:( +)3\.\d+\.\d+", "python:$1[VERSION]"),
+    ]
+}
+
+#[test]
+fn create_when_the_image_exists_changes_nothing_and_says_so() {
+    let reference = ob_testkit::image::builder_image();
+    let before = offline_build(&["image", "show", "--json"]);
+    assert!(before.status.success(), "{}", text(&before.stderr));
+
+    let output = offline_build(&["image", "create"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(&format!("`{reference}` already exists")), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+
+    // Same image ID: nothing was imported.
+    let after = offline_build(&["image", "show", "--json"]);
+    assert_eq!(text(&after.stdout), text(&before.stdout));
+}
+
+#[test]
+fn show_json_has_the_documented_fields() {
+    let reference = ob_testkit::image::builder_image();
+    let output = offline_build(&["image", "show", "--json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let object = json.as_object().unwrap();
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["digest", "id", "platform", "python_version", "reference"]);
+    assert_eq!(json["reference"], reference.as_str());
+    let digest = json["digest"].as_str().unwrap();
+    assert!(
+        digest.len() == 71
+            && digest.starts_with("sha256:")
+            && digest[7..].bytes().all(|byte| byte.is_ascii_hexdigit()),
+        "{digest}"
+    );
+    assert!(json["python_version"].as_str().unwrap().starts_with("3."));
+    assert_eq!(json["platform"], format!("linux_{}", std::env::consts::ARCH));
+}
+
+#[test]
+fn show_prints_reference_digest_python_and_platform() {
+    ob_testkit::image::builder_image();
+    let output = offline_build(&["image", "show"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    insta::with_settings!({ filters => filters() }, {
+        insta::assert_snapshot!(text(&output.stdout));
+    });
+}
+
+/// Commands that need an image and do not find it stop with exit 2 and the command to run.
+#[test]
+fn show_of_a_missing_image_exits_2_with_a_hint() {
+    let output = offline_build(&["image", "show", "--image", "offline-build/absent:0"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("`offline-build/absent:0` does not exist"), "{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn an_unreachable_daemon_is_named_with_a_hint() {
+    let output = Command::new(env!("CARGO_BIN_EXE_offline-build"))
+        .args(["image", "show"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("unix:///nonexistent/docker.sock"), "{stderr}");
+    assert!(stderr.contains("is dockerd running"), "{stderr}");
+}
