@@ -126,6 +126,15 @@ pub fn pack(source: &Path, out_dir: &Path) -> Result<PackedSdist, SdistError> {
     })
 }
 
+/// Lowercase hex sha256 of a file, for tests that compare sdists and wheels before and after.
+pub fn sha256_file(path: &Path) -> Result<String, SdistError> {
+    let bytes = fs_err::read(path).map_err(|source| SdistError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(hex::encode(Sha256::digest(bytes)))
+}
+
 fn project_name_version(pyproject_path: &Path) -> Result<(String, String), SdistError> {
     let problem = |problem: String| SdistError::Project {
         path: pyproject_path.to_path_buf(),

@@ -121,6 +121,10 @@ impl Project {
             ..Package::default()
         });
         self.lock.packages.sort_by(|a, b| a.name.cmp(&b.name));
+        // Fixtures are added in build order, so a build requirement may come later.
+        if let Ok(order) = self.lock.canonical_build_order() {
+            self.lock.tool.build_order = order;
+        }
     }
 
     pub fn options(&self) -> ob_build::BuildOptions {
@@ -164,6 +168,8 @@ pub fn lock_tool() -> LockTool {
         python_version: "3.13".to_owned(),
         platform: "linux_x86_64".to_owned(),
         source_date_epoch: 1_577_836_800,
+        // Never contacted: builds have no network. Loopback, so no real index is named.
+        index_url: "http://127.0.0.1:9/simple/".to_owned(),
         ..LockTool::default()
     }
 }
@@ -200,8 +206,7 @@ pub fn image() -> (String, String) {
 
 /// Lowercase hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(fs_err::read(path).unwrap()))
+    ob_testkit::sdist::sha256_file(path).unwrap()
 }
 
 /// Records what the build reported, for assertions.

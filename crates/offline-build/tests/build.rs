@@ -1,0 +1,121 @@
+//! `offline-build build` from the command line: exit codes, what it prints, `--json`, and the
+//! no-op rebuild. The build itself is tested in crates/ob-build/tests/.
+
+#[path = "../../ob-build/tests/support/mod.rs"]
+mod support;
+
+use std::process::{Command, Output};
+
+use support::*;
+
+fn offline_build(project: &Project, extra: &[&str]) -> Output {
+    let lockfile = project.dir.path().join("pylock.toml");
+    project.lock.write(&lockfile).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_offline-build"))
+        .arg("build")
+        .arg("--lock")
+        .arg(&lockfile)
+        .arg("--wheelhouse")
+        .arg(&project.wheelhouse)
+        .arg("--out")
+        .arg(&project.out)
+        .args(["--jobs", "2"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A clean build prints a line per package and the report on stdout; the same build again does
+/// nothing and says everything is up to date.
+#[test]
+fn builds_then_finds_everything_up_to_date() {
+    let project = Project::new(&[MINIBACKEND, GREET, LAYERED]);
+    let output = offline_build(&project, &["--json", "--verify-install"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let statuses: Vec<(&str, &str)> = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("greet", "built"),
+            ("layered", "built"),
+            ("minibackend", "built")
+        ]
+    );
+    assert_eq!(report["verify-install"]["ok"], true);
+    let text = stderr(&output);
+    eprintln!("{text}");
+    assert!(text.contains("built      greet 1.0 in "), "{text}");
+    assert!(
+        text.contains("3 built, 0 up to date, 0 failed, 0 skipped"),
+        "{text}"
+    );
+    assert!(
+        text.contains("verified: installed 2 package(s) offline and imported greet, layered"),
+        "{text}"
+    );
+
+    let again = offline_build(&project, &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let text = stderr(&again);
+    eprintln!("{text}");
+    assert!(
+        text.contains("0 built, 3 up to date, 0 failed, 0 skipped"),
+        "{text}"
+    );
+}
+
+/// A failing package: exit 1, its error with the end of its log and the log's path, its
+/// dependant listed as skipped, the independent package built.
+#[test]
+fn a_failed_package_exits_1_with_the_end_of_its_log() {
+    const BROKEN: Fixture = fixture("broken", &["minibackend"]);
+    const NEEDSBROKEN: Fixture = fixture("needsbroken", &["minibackend", "broken"]);
+    let project = Project::new(&[MINIBACKEND, GREET, BROKEN, NEEDSBROKEN]);
+    let output = offline_build(&project, &["--quiet"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    eprintln!("{text}");
+    assert!(
+        text.contains("`broken` 1.0 failed to build (exit status 1)"),
+        "{text}"
+    );
+    assert!(text.contains("last 20 lines of its log:"), "{text}");
+    assert!(
+        text.contains("| RuntimeError: broken: this fixture fails on purpose"),
+        "{text}"
+    );
+    assert!(text.contains("logs/broken-1.0.log"), "{text}");
+    assert!(
+        text.contains("skipped because a build requirement failed: needsbroken 1.0"),
+        "{text}"
+    );
+    assert!(project.out.join("greet-1.0-py3-none-any.whl").is_file());
+}
+
+/// A tampered sdist: exit 1 naming the file, with a hint, and nothing built.
+#[test]
+fn a_tampered_sdist_exits_1_naming_it() {
+    let project = Project::new(&[MINIBACKEND, GREET]);
+    fs_err::write(
+        project.wheelhouse.join("greet-1.0.tar.gz"),
+        b"not the sdist",
+    )
+    .unwrap();
+    let output = offline_build(&project, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    eprintln!("{text}");
+    assert!(text.contains("greet-1.0.tar.gz"), "{text}");
+    assert!(text.contains("hint: run `offline-build fetch`"), "{text}");
+    assert!(!project.out.exists());
+}
