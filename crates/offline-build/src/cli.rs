@@ -109,10 +109,14 @@ pub struct FetchArgs {
     /// Directory that receives the verified sdists.
     #[arg(long, default_value = "wheelhouse", value_name = "DIR")]
     pub wheelhouse: PathBuf,
-    /// Parallel downloads.
+    /// Parallel downloads (default 8: downloads wait on the network, not on the cores).
     #[arg(long, short, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Use no network: check the wheelhouse against the lock and list what is missing, wrong or extra.
+    /// Seconds without any data before a download counts as stalled and is retried.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Use no network: check the wheelhouse against the lock and list what is missing, wrong or
+    /// extra; exit 1 if anything is missing or wrong.
     #[arg(long)]
     pub offline: bool,
     /// Print a JSON summary on stdout.
