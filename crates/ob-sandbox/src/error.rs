@@ -114,6 +114,14 @@ pub enum SandboxError {
         hint: String,
     },
 
+    /// The user pressed Ctrl-C (SIGINT) or the process got SIGTERM; see
+    /// [`crate::until_interrupted`]. Running containers are being removed.
+    #[error("interrupted by {signal}; the containers of this run are removed")]
+    Interrupted {
+        /// `SIGINT` or `SIGTERM`.
+        signal: &'static str,
+    },
+
     /// The layer Docker recorded is not the tar we streamed: the import was altered or truncated.
     #[error(
         "Docker recorded layer `{recorded}` for `{reference}`, but the rootfs we sent hashes to \

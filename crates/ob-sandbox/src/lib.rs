@@ -51,6 +51,7 @@ pub use run::{
 };
 pub use sandbox::{
     InternalNetwork, LABEL_OWNER_BOOT, LABEL_OWNER_PID, LABEL_RUN, Sandbox, settle_cleanups,
+    until_interrupted,
 };
 
 /// Re-exported so callers can reach [`Sandbox::docker`]'s type without depending on bollard.

@@ -276,6 +276,37 @@ pub(crate) fn cleanup_in_background(sandbox: &Sandbox, leftover: Leftover) {
     }
 }
 
+/// Runs `work` until it finishes or the process gets SIGINT (Ctrl-C) or SIGTERM, whichever
+/// comes first. On a signal, `work` is dropped, the removal of its containers and networks is
+/// awaited, and [`SandboxError::Interrupted`] is returned. Commands wrap their whole operation in
+/// this: without it, Ctrl-C kills the process at once and only the next
+/// [`Sandbox::remove_leftovers`] cleans up.
+pub async fn until_interrupted<T>(
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, SandboxError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Failing to install a handler (no signal driver) must not stop the work: wait forever.
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let terminated = async {
+        match terminate.as_mut() {
+            Some(terminate) => {
+                terminate.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    let mut work = Box::pin(work);
+    let signal = tokio::select! {
+        output = &mut work => return Ok(output),
+        Ok(()) = tokio::signal::ctrl_c() => "SIGINT",
+        () = terminated => "SIGTERM",
+    };
+    // Dropping the work starts the removals; wait for them so nothing outlives the process.
+    drop(work);
+    settle_cleanups().await;
+    Err(SandboxError::Interrupted { signal })
+}
+
 /// Waits until every removal started by dropping a run or network has finished.
 pub async fn settle_cleanups() {
     loop {

@@ -344,6 +344,85 @@ async fn helper_run_until_killed() {
     panic!("the helper was supposed to be killed, but its run ended: {outcome:?}");
 }
 
+/// Ctrl-C on a process whose command runs under `until_interrupted`: by the time the process
+/// has exited, its container is gone, with no sweep needed.
+#[tokio::test]
+async fn ctrl_c_removes_the_running_container_before_the_process_exits() {
+    let sandbox = sandbox().await;
+    let label = support::unique_label("sigint");
+    ob_testkit::image::builder_image();
+    let exe = std::env::current_exe().unwrap();
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "helper_run_until_interrupted",
+            "--include-ignored",
+            "--nocapture",
+        ])
+        .env("OB_SANDBOX_INTERRUPT_LABEL", &label)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the child's output to the end, so it never writes into a closed pipe.
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut started_tx = Some(started_tx);
+        for line in stdout.lines().map_while(Result::ok) {
+            if line == "container started"
+                && let Some(started) = started_tx.take()
+            {
+                let _ = started.send(());
+            }
+        }
+    });
+    assert!(
+        started_rx.await.is_ok(),
+        "the helper never started its container"
+    );
+    assert_eq!(
+        support::containers_labelled(&sandbox, &label).await.len(),
+        1
+    );
+
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "the helper did not see Interrupted: {status}"
+    );
+    assert!(
+        support::containers_labelled(&sandbox, &label)
+            .await
+            .is_empty()
+    );
+}
+
+/// Not a test on its own: the process that `ctrl_c_removes_...` interrupts.
+#[tokio::test]
+#[ignore = "helper, run and interrupted by ctrl_c_removes_the_running_container_before_the_process_exits"]
+async fn helper_run_until_interrupted() {
+    let label = std::env::var("OB_SANDBOX_INTERRUPT_LABEL").expect("run by the interrupting test");
+    let sandbox = sandbox().await;
+    let spec = shell(
+        &ob_testkit::image::builder_image(),
+        "echo started; sleep 300",
+        &label,
+    );
+    let outcome = ob_sandbox::until_interrupted(sandbox.run(&spec, |_line| {
+        println!("container started");
+    }))
+    .await;
+    assert!(
+        matches!(outcome, Err(SandboxError::Interrupted { signal: "SIGINT" })),
+        "{outcome:?}"
+    );
+}
+
 #[tokio::test]
 async fn leftovers_of_live_processes_are_kept() {
     let _sweeps = SWEEPS.lock().await;
