@@ -132,6 +132,14 @@ class Driver:
             raise Failure("network", first.get("package") or self.collecting(output),
                           "its build tried to reach the network", log=log,
                           host=first.get("host"), tail=tail(output))
+        unreachable = re.search(
+            r"Temporary failure in name resolution|Name or service not known|Network is unreachable"
+            r"|No route to host", output)
+        if unreachable:
+            # The audit hook was not loaded (an image without Debian's site layout): the error
+            # text still shows a failed lookup or connection.
+            raise Failure("network", self.collecting(output), "its build tried to reach the network",
+                          log=log, host=None, tail=tail(output))
         missing = re.search(
             r"Could not find a version that satisfies the requirement (\S+) \(from versions: ([^)]*)\)",
             output)
@@ -155,10 +163,11 @@ class Driver:
             raise Failure("conflict", conflict.group(1) if conflict else "",
                           "\n".join(line for line in explanation if line) or tail(output),
                           log=log)
-        being_built = re.search(r"(\S+) is already being built", output)
+        being_built = re.search(
+            r"(\S+?\.(?:tar\.gz|zip))(?:#\S*)?(?: \(from [^)]*\))? is already being built", output)
         if being_built:
             # pip's build tracker caught a package needed (transitively) to build itself.
-            name = sdist_name(being_built.group(1).split("#")[0].rsplit("/", 1)[-1])
+            name = sdist_name(being_built.group(1).rsplit("/", 1)[-1])
             raise Failure("cycle", name, "build-dependency cycle", log=log,
                           cycle=self.static_cycle(name))
         package = self.collecting(output)

@@ -19,10 +19,11 @@ pub const OUT_DIR: &str = "/out";
 /// with another image the hook is simply not loaded (the network is still only the proxy).
 pub const AUDIT_PTH: &str = "/usr/lib/python3/dist-packages/zz-offline-build-audit.pth";
 
-/// The `.pth` line: Python runs `import` lines of .pth files at start-up.
+/// The `.pth` line: Python runs `import` lines of .pth files at start-up. The hook gets a
+/// namespace of its own: `site` would otherwise run it in a function's locals.
 pub fn audit_pth() -> String {
     format!(
-        "import os; exec(open('{STAGE_DIR}/audit.py').read()) if os.path.exists('{STAGE_DIR}/audit.py') else None\n"
+        "import os; exec(compile(open('{STAGE_DIR}/audit.py').read(), '{STAGE_DIR}/audit.py', 'exec'), {{'__name__': 'offline_build_audit'}}) if os.path.exists('{STAGE_DIR}/audit.py') else None\n"
     )
 }
 

@@ -211,6 +211,8 @@ pub async fn resolve(
         spec.inputs.push(Mount::new(&pth, driver::AUDIT_PTH));
         spec.output = Some(Mount::new(&out, driver::OUT_DIR));
         spec.network = Network::Named(network.name().to_string());
+        // Read by the audit hook at interpreter start-up, the driver's own included.
+        spec.env.insert("OB_ALLOW_HOST".into(), network.gateway().to_string());
         spec.timeout = options.timeout;
         let mut last_lines: Vec<String> = Vec::new();
         let outcome = sandbox
