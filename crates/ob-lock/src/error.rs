@@ -258,6 +258,19 @@ pub enum Problem {
         /// What is inconsistent.
         detail: String,
     },
+    /// A runtime package depending on a package marked build-only, which a plain install would
+    /// leave out.
+    RuntimeNeedsBuildOnly {
+        /// The dependency marked build-only.
+        dependency: String,
+    },
+    /// A build requirement whose own run-time dependency is missing from the build environment.
+    IncompleteBuildEnvironment {
+        /// The build requirement.
+        requirement: String,
+        /// Its dependency that `build-requires` lacks.
+        missing: String,
+    },
     /// Build requirements that form a cycle (or name packages that are not locked).
     BuildCycle {
         /// The packages that cannot be ordered.
@@ -337,6 +350,17 @@ impl fmt::Display for Problem {
             Problem::BuildRequiresItself => {
                 write!(f, "package lists itself as a build requirement")
             }
+            Problem::RuntimeNeedsBuildOnly { dependency } => write!(
+                f,
+                "`{dependency}` is needed at run time but marked build-only"
+            ),
+            Problem::IncompleteBuildEnvironment {
+                requirement,
+                missing,
+            } => write!(
+                f,
+                "build requirement `{requirement}` needs `{missing}` at run time, which is not in build-requires"
+            ),
             Problem::BadBuildOrder { detail } => write!(f, "inconsistent build order: {detail}"),
             Problem::BuildCycle { packages } => write!(
                 f,
@@ -391,6 +415,8 @@ impl Problem {
             | Problem::NotLocked { .. }
             | Problem::PinVersionMismatch { .. }
             | Problem::BuildRequiresItself
+            | Problem::RuntimeNeedsBuildOnly { .. }
+            | Problem::IncompleteBuildEnvironment { .. }
             | Problem::BadBuildOrder { .. } => {
                 "build requirements must pin packages of this same lock; regenerate it with `offline-build resolve`"
             }

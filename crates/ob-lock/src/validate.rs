@@ -44,7 +44,63 @@ pub(crate) fn lock(lock: &Lock) -> Result<(), LockError> {
     for package in &lock.packages {
         references(package, &versions)?;
     }
+    let by_name: HashMap<&str, &Package> = lock
+        .packages
+        .iter()
+        .map(|package| (package.name.as_str(), package))
+        .collect();
+    for package in &lock.packages {
+        closures(package, &by_name)?;
+    }
     build_order(lock)
+}
+
+/// What a plain install or a build environment gets must be complete: a runtime package's
+/// dependencies are installed by default too (not build-only), and a build environment holds
+/// the run-time dependencies of every build requirement (build installs exactly that set).
+fn closures(package: &Package, by_name: &HashMap<&str, &Package>) -> Result<(), LockError> {
+    if !package.build_only {
+        for dependency in &package.dependencies {
+            if by_name
+                .get(dependency.as_str())
+                .is_some_and(|d| d.build_only)
+            {
+                return Err(in_package(
+                    package,
+                    "dependencies",
+                    Problem::RuntimeNeedsBuildOnly {
+                        dependency: dependency.clone(),
+                    },
+                ));
+            }
+        }
+    }
+    let environment: HashSet<&str> = package
+        .build_requires
+        .iter()
+        .map(|pin| pin.name.as_str())
+        .collect();
+    for pin in &package.build_requires {
+        // References were checked before: every pin names a package of the lock.
+        let Some(requirement) = by_name.get(pin.name.as_str()) else {
+            continue;
+        };
+        if let Some(missing) = requirement
+            .dependencies
+            .iter()
+            .find(|dependency| !environment.contains(dependency.as_str()))
+        {
+            return Err(in_package(
+                package,
+                "tool.offline-build.build-requires",
+                Problem::IncompleteBuildEnvironment {
+                    requirement: pin.name.clone(),
+                    missing: missing.clone(),
+                },
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn tool(lock: &Lock) -> Result<(), LockError> {

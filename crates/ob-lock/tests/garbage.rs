@@ -116,3 +116,36 @@ fn every_deleted_line_is_handled() {
         try_lock(&mutated.join("\n"));
     }
 }
+
+/// Deep nesting must be refused by the parser's recursion limit, not overflow the stack.
+#[test]
+fn deeply_nested_values_are_refused() {
+    let depth = 100_000;
+    let arrays = format!("x = {}{}", "[".repeat(depth), "]".repeat(depth));
+    assert!(!try_lock(&arrays));
+    let tables = format!("x = {}1{}", "{ a = ".repeat(depth), " }".repeat(depth));
+    assert!(!try_lock(&tables));
+    let dotted = format!("{} = 1", vec!["a"; depth].join("."));
+    assert!(!try_lock(&dotted));
+}
+
+/// Deep nesting in another tool's table of an otherwise valid lock is carried through or
+/// refused, never a crash.
+#[test]
+fn deeply_nested_foreign_tables_are_handled() {
+    for depth in [10, 100, 1_000, 10_000] {
+        let text = format!(
+            "{}\n[tool.other]\n{} = 1\n",
+            valid_text(),
+            vec!["a"; depth].join(".")
+        );
+        try_lock(&text);
+        let text = format!(
+            "{}\n[tool.other]\nx = {}1{}\n",
+            valid_text(),
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        try_lock(&text);
+    }
+}
