@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum LockError {
     /// The lock file could not be read.
-    #[error("failed to read lock file `{}`", path.display())]
+    #[error("failed to read lock file `{}`{}", path.display(), read_hint(source))]
     Read {
         /// The lock file.
         path: PathBuf,
@@ -68,7 +68,29 @@ pub enum LockError {
     },
 }
 
+/// A missing lock is the common case worth a hint; other I/O errors speak for themselves.
+fn read_hint(source: &std::io::Error) -> &'static str {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        "\n\nhint: create it with `offline-build resolve`, or point `--lock` at an existing lock"
+    } else {
+        ""
+    }
+}
+
 impl LockError {
+    /// True when the user's input is at fault (a missing, unreadable-as-text, malformed or
+    /// invalid lock), as opposed to the machine (permissions, a full disk): the binary exits 1
+    /// for the former and 2 for the latter.
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            LockError::Read { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            LockError::NotUtf8 { .. } | LockError::Syntax { .. } | LockError::Invalid { .. } => {
+                true
+            }
+            LockError::Write { .. } => false,
+        }
+    }
+
     /// The problem, when the lock parsed but is invalid.
     pub fn problem(&self) -> Option<&Problem> {
         match self {

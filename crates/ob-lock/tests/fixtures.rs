@@ -29,7 +29,10 @@ fn every_malformed_fixture_is_refused_with_its_message() {
                 failures.push(format!("{}: accepted", case.display()));
                 continue;
             }
-            Err(error) => full_message(&error),
+            Err(error) => {
+                assert!(error.is_input_error(), "{error}");
+                full_message(&error)
+            }
         };
         let name = case.file_name().unwrap().to_string_lossy();
         if !message.contains(expected) {
