@@ -100,3 +100,13 @@ async fn a_build_cycle_is_printed() {
     let message = err.to_string();
     assert!(message.starts_with("build-dependency cycle: cycle-a -> cycle-b -> cycle-a"), "{message}");
 }
+
+#[tokio::test]
+async fn verification_builds_every_package_in_order_with_the_build_stage_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let outcome = resolve(&options(&index, &["app"], true), &NoReporter).await.unwrap();
+    assert!(outcome.lock.tool.build_verified);
+    assert_eq!(outcome.runtime, 3);
+    assert_eq!(outcome.build_only, 3);
+}
