@@ -77,22 +77,117 @@ for part in filter(None, attribute.split(".")):
 
 get_requires = getattr(backend, "get_requires_for_build_wheel", None)
 if get_requires is not None:
-    wanted = get_requires(None)
-    from importlib import metadata
+    import platform
     import re
+    from importlib import metadata
 
     def norm(name):
         return re.sub(r"[-_.]+", "-", name).lower()
 
+    MARKER_ENV = {
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "python_full_version": platform.python_version(),
+        "implementation_version": platform.python_version(),
+        "os_name": os.name,
+        "sys_platform": sys.platform,
+        "platform_system": platform.system(),
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_version": platform.version(),
+        "implementation_name": sys.implementation.name,
+        "platform_python_implementation": platform.python_implementation(),
+        "extra": "",  # a build asks for no extras of its requirements
+    }
+    TOKEN = re.compile(r"\s*(\(|\)|'[^']*'|\"[^\"]*\"|===|==|!=|<=|>=|~=|<|>|not\s+in\b|in\b|and\b|or\b|[A-Za-z_][A-Za-z0-9_.]*)")
+
+    def version_key(text):
+        return tuple(int(part) if part.isdigit() else -1 for part in re.split(r"[.+-]", text))
+
+    def evaluate_marker(text):
+        """PEP 508 markers without `packaging` (not in the build environment). None: unknown."""
+        tokens, position = [], 0
+        while position < len(text.rstrip()):
+            match = TOKEN.match(text, position)
+            if not match:
+                return None
+            tokens.append(match.group(1))
+            position = match.end()
+
+        def value(token):
+            if token[0] in "'\"":
+                return token[1:-1]
+            if token not in MARKER_ENV:
+                raise ValueError(token)
+            return MARKER_ENV[token]
+
+        def compare(left, op, right):
+            if op in ("in", "not in") or re.sub(r"\s+", " ", op) in ("not in",):
+                found = left in right
+                return found if op == "in" else not found
+            if op == "===":
+                return left == right
+            numeric = re.fullmatch(r"[0-9.]+", left) and re.fullmatch(r"[0-9.*]+", right)
+            if not numeric:
+                return {"==": left == right, "!=": left != right}.get(op)
+            if right.endswith(".*"):
+                prefix = version_key(right[:-2])
+                same = version_key(left)[: len(prefix)] == prefix
+                return same if op == "==" else not same
+            a, b = version_key(left), version_key(right)
+            width = max(len(a), len(b))
+            a, b = a + (0,) * (width - len(a)), b + (0,) * (width - len(b))
+            if op == "~=":
+                return a >= b and a[: len(version_key(right)) - 1] == b[: len(version_key(right)) - 1]
+            return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+        def parse_or(index):
+            result, index = parse_and(index)
+            while index < len(tokens) and tokens[index] == "or":
+                right, index = parse_and(index + 1)
+                result = result or right
+            return result, index
+
+        def parse_and(index):
+            result, index = parse_atom(index)
+            while index < len(tokens) and tokens[index] == "and":
+                right, index = parse_atom(index + 1)
+                result = result and right
+            return result, index
+
+        def parse_atom(index):
+            if tokens[index] == "(":
+                result, index = parse_or(index + 1)
+                return result, index + 1
+            left, op, right = tokens[index : index + 3]
+            op = re.sub(r"\s+", " ", op)
+            outcome = compare(value(left), op, value(right))
+            if outcome is None:
+                raise ValueError(op)
+            return outcome, index + 3
+
+        try:
+            result, end = parse_or(0)
+            return result if end == len(tokens) else None
+        except (ValueError, IndexError, KeyError):
+            return None
+
+    wanted = get_requires(None)
     installed = {norm(d.metadata["Name"]) for d in metadata.distributions()}
     missing = []
     for requirement in wanted:
-        name = norm(re.split(r"[\s\[<>=!~;(@]", requirement.strip(), maxsplit=1)[0])
+        text, _, marker = requirement.partition(";")
+        if marker.strip():
+            applies = evaluate_marker(marker.strip())
+            if applies is None:
+                print(f"{MARK} cannot evaluate the marker of {requirement!r}; assuming it applies", file=sys.stderr)
+            elif not applies:
+                continue
+        name = norm(re.split(r"[\s\[<>=!~(@]", text.strip(), maxsplit=1)[0])
         if name not in installed:
-            missing.append(requirement)
+            missing.append(requirement.strip())
     if missing:
         print(
-            f"{MARK} missing-build-requirement {', '.join(missing)} "
+            f"{MARK} missing-build-requirement {' | '.join(missing)} "
             "(asked for by get_requires_for_build_wheel, not in the lock's build-requires)",
             file=sys.stderr,
         )
