@@ -97,8 +97,9 @@ def main():
     parser.add_argument("--warm-runs", type=int, default=10)
     args = parser.parse_args()
 
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "offline-build",
-                    "-p", "ob-fetch", "--example", "lock-from-json"], check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "offline-build"], check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "ob-fetch", "--example",
+                    "lock-from-json"], check=True)
     target = os.environ.get("CARGO_TARGET_DIR", "target")
     binary = os.path.abspath(os.path.join(target, "release", "offline-build"))
     lock_from_json = os.path.abspath(os.path.join(target, "release", "examples", "lock-from-json"))

@@ -358,3 +358,37 @@ fn assert_wheelhouse_has_no_temporary_files(wheelhouse: &Path) {
         );
     }
 }
+
+#[test]
+fn ctrl_c_mid_download_exits_2_and_keeps_only_the_partial_file() {
+    let project = Project::new();
+    let big = bytes(12, 1_000_000);
+    project.write_lock(&[("alpha", &big)]);
+    project.server.always(
+        "alpha-1.0.tar.gz",
+        Behaviour::StallAfter(600_000, Duration::from_secs(60)),
+    );
+    let child = project
+        .command(&["--timeout", "60"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let partial = project.wheelhouse().join(".alpha-1.0.tar.gz.partial");
+    while std::fs::metadata(&partial).map_or(true, |meta| meta.len() == 0) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!project.wheelhouse().join("alpha-1.0.tar.gz").exists());
+    assert!(partial.exists());
+}
