@@ -27,10 +27,14 @@ pub enum ResolveError {
         hint: String,
     },
     /// Nothing to resolve.
-    #[error("no requirements given\n\nhint: pass requirement specs, `-r requirements.txt` or `--project pyproject.toml`")]
+    #[error(
+        "no requirements given\n\nhint: pass requirement specs, `-r requirements.txt` or `--project pyproject.toml`"
+    )]
     NoRequirements,
     /// `--exclude-newer` is not a time stamp.
-    #[error("`--exclude-newer {value}` is not an RFC 3339 time stamp or a date\n\nhint: e.g. `2025-06-01T00:00:00Z` or `2025-06-01`")]
+    #[error(
+        "`--exclude-newer {value}` is not an RFC 3339 time stamp or a date\n\nhint: e.g. `2025-06-01T00:00:00Z` or `2025-06-01`"
+    )]
     BadTimestamp {
         /// What was given.
         value: String,

@@ -73,7 +73,11 @@ fn add_requirement(out: &mut Requirements, line: &str, location: &str) -> Result
             match words.next() {
                 Some(value) => hashes.push(value.to_string()),
                 None => {
-                    return Err(bad(location, "`--hash` without a value", "write `--hash=sha256:<hex>`"));
+                    return Err(bad(
+                        location,
+                        "`--hash` without a value",
+                        "write `--hash=sha256:<hex>`",
+                    ));
                 }
             }
         } else if word.starts_with("--") {
@@ -198,7 +202,11 @@ fn read_requirements_file(
             }
             "-r" | "--requirement" | "-c" | "--constraint" => {
                 if rest.is_empty() {
-                    return Err(bad(&location, &format!("`{option}` without a file"), "name the file"));
+                    return Err(bad(
+                        &location,
+                        &format!("`{option}` without a file"),
+                        "name the file",
+                    ));
                 }
                 let nested = directory.join(rest);
                 let constraints = as_constraints || option == "-c" || option == "--constraint";
@@ -229,7 +237,11 @@ fn read_project(
     })?;
     let location = path.display().to_string();
     let document: toml::Table = toml::from_str(&text).map_err(|err| {
-        bad(&location, &format!("not valid TOML: {}", err.message()), "fix the file's syntax")
+        bad(
+            &location,
+            &format!("not valid TOML: {}", err.message()),
+            "fix the file's syntax",
+        )
     })?;
     let project = document.get("project").and_then(toml::Value::as_table);
     let strings = |value: Option<&toml::Value>, what: &str| -> Result<Vec<String>, ResolveError> {
@@ -238,17 +250,34 @@ fn read_project(
         };
         value
             .as_array()
-            .ok_or_else(|| bad(&location, &format!("{what} is not an array"), "make it a list of requirement strings"))?
+            .ok_or_else(|| {
+                bad(
+                    &location,
+                    &format!("{what} is not an array"),
+                    "make it a list of requirement strings",
+                )
+            })?
             .iter()
             .map(|item| {
                 item.as_str().map(str::to_string).ok_or_else(|| {
-                    bad(&location, &format!("{what} holds a non-string"), "make it a list of requirement strings")
+                    bad(
+                        &location,
+                        &format!("{what} holds a non-string"),
+                        "make it a list of requirement strings",
+                    )
                 })
             })
             .collect()
     };
-    for requirement in strings(project.and_then(|project| project.get("dependencies")), "[project].dependencies")? {
-        add_requirement(out, &requirement, &format!("{location} [project].dependencies"))?;
+    for requirement in strings(
+        project.and_then(|project| project.get("dependencies")),
+        "[project].dependencies",
+    )? {
+        add_requirement(
+            out,
+            &requirement,
+            &format!("{location} [project].dependencies"),
+        )?;
     }
     let optional = project
         .and_then(|project| project.get("optional-dependencies"))
@@ -272,9 +301,12 @@ fn read_project(
             add_requirement(out, &requirement, &format!("{location} extra `{extra}`"))?;
         }
     }
-    let dependency_groups = document.get("dependency-groups").and_then(toml::Value::as_table);
+    let dependency_groups = document
+        .get("dependency-groups")
+        .and_then(toml::Value::as_table);
     for group in groups {
-        for requirement in group_requirements(dependency_groups, group, &location, &mut Vec::new())? {
+        for requirement in group_requirements(dependency_groups, group, &location, &mut Vec::new())?
+        {
             add_requirement(out, &requirement, &format!("{location} group `{group}`"))?;
         }
     }
@@ -322,7 +354,9 @@ fn group_requirements(
         } else {
             return Err(bad(
                 location,
-                &format!("dependency group `{group}` holds an entry that is neither a string nor an include-group"),
+                &format!(
+                    "dependency group `{group}` holds an entry that is neither a string nor an include-group"
+                ),
                 "see PEP 735 for the format",
             ));
         }
@@ -345,7 +379,11 @@ mod tests {
     fn requirements_file_with_comments_continuations_nesting_constraints_and_hashes() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "constraints.txt", "urllib3<3 # keep\n");
-        write(dir.path(), "base.txt", "-c constraints.txt\nidna==3.10 \\\n    --hash=sha256:ABCD\n");
+        write(
+            dir.path(),
+            "base.txt",
+            "-c constraints.txt\nidna==3.10 \\\n    --hash=sha256:ABCD\n",
+        );
         let main = write(
             dir.path(),
             "requirements.txt",
@@ -359,7 +397,12 @@ mod tests {
         let read = sources.read().unwrap();
         assert_eq!(
             read.requirements,
-            ["flask==3.0.3", "idna==3.10", "requests>=2; python_version >= \"3.8\"", "attrs"]
+            [
+                "flask==3.0.3",
+                "idna==3.10",
+                "requests>=2; python_version >= \"3.8\"",
+                "attrs"
+            ]
         );
         assert_eq!(read.constraints, ["urllib3<3"]);
         assert_eq!(read.hashes["idna"], BTreeSet::from(["abcd".to_string()]));
@@ -368,7 +411,11 @@ mod tests {
     #[test]
     fn unsupported_option_names_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
-        let file = write(dir.path(), "r.txt", "idna\n--extra-index-url http://127.0.0.1:1/simple\n");
+        let file = write(
+            dir.path(),
+            "r.txt",
+            "idna\n--extra-index-url http://127.0.0.1:1/simple\n",
+        );
         let err = RequirementSources {
             requirement_files: vec![file.clone()],
             ..RequirementSources::default()
@@ -376,7 +423,10 @@ mod tests {
         .read()
         .unwrap_err();
         let message = err.to_string();
-        assert!(message.contains(&format!("{}:2", file.display())), "{message}");
+        assert!(
+            message.contains(&format!("{}:2", file.display())),
+            "{message}"
+        );
         assert!(message.contains("hint:"), "{message}");
     }
 
@@ -414,7 +464,10 @@ lint = ["ruff"]
         }
         .read()
         .unwrap_err();
-        assert!(err.to_string().contains("no dependency group `docs`"), "{err}");
+        assert!(
+            err.to_string().contains("no dependency group `docs`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -212,7 +212,8 @@ pub async fn resolve(
         spec.output = Some(Mount::new(&out, driver::OUT_DIR));
         spec.network = Network::Named(network.name().to_string());
         // Read by the audit hook at interpreter start-up, the driver's own included.
-        spec.env.insert("OB_ALLOW_HOST".into(), network.gateway().to_string());
+        spec.env
+            .insert("OB_ALLOW_HOST".into(), network.gateway().to_string());
         spec.timeout = options.timeout;
         let mut last_lines: Vec<String> = Vec::new();
         let outcome = sandbox
@@ -268,7 +269,11 @@ pub async fn resolve(
         return Err(driver_error(error, &kept, &refused));
     }
     let lock = make_lock(options, &image, result, &served)?;
-    let runtime = lock.packages.iter().filter(|package| !package.build_only).count();
+    let runtime = lock
+        .packages
+        .iter()
+        .filter(|package| !package.build_only)
+        .count();
     Ok(ResolveOutcome {
         runtime,
         build_only: lock.packages.len() - runtime,
@@ -328,7 +333,9 @@ fn driver_error(error: DriverError, work: &Path, refused: &[ob_index::Refusal]) 
         "no-sdist" => ResolveError::NoSdist {
             package: error.package,
             requirement: error.requirement.unwrap_or_default(),
-            newest_with_sdist: error.sdist_versions.and_then(|versions| versions.last().cloned()),
+            newest_with_sdist: error
+                .sdist_versions
+                .and_then(|versions| versions.last().cloned()),
         },
         "network" => ResolveError::NeedsNetwork {
             package: error.package,
@@ -451,13 +458,20 @@ mod tests {
     #[test]
     fn exclude_newer_takes_instants_and_dates() {
         assert_eq!(
-            parse_exclude_newer("2025-06-01T12:00:00+02:00").unwrap().to_string(),
+            parse_exclude_newer("2025-06-01T12:00:00+02:00")
+                .unwrap()
+                .to_string(),
             "2025-06-01T10:00:00Z"
         );
         assert_eq!(
             parse_exclude_newer("2025-06-01").unwrap().to_string(),
             "2025-06-01T00:00:00Z"
         );
-        assert!(parse_exclude_newer("last tuesday").unwrap_err().to_string().contains("hint:"));
+        assert!(
+            parse_exclude_newer("last tuesday")
+                .unwrap_err()
+                .to_string()
+                .contains("hint:")
+        );
     }
 }

@@ -48,22 +48,50 @@ fn options(index: &TestIndex, specs: &[&str], verify: bool) -> ResolveOptions {
 async fn resolves_runtime_and_build_closure_without_verification() {
     let dir = tempfile::tempdir().unwrap();
     let index = fixture_index(dir.path());
-    let outcome = resolve(&options(&index, &["app"], false), &NoReporter).await.unwrap();
+    let outcome = resolve(&options(&index, &["app"], false), &NoReporter)
+        .await
+        .unwrap();
     let text = outcome.lock.to_toml_string();
     eprintln!("{text}");
-    let runtime: Vec<&str> = outcome.lock.packages.iter().filter(|p| !p.build_only).map(|p| p.name.as_str()).collect();
+    let runtime: Vec<&str> = outcome
+        .lock
+        .packages
+        .iter()
+        .filter(|p| !p.build_only)
+        .map(|p| p.name.as_str())
+        .collect();
     assert_eq!(runtime, ["app", "dynreq", "legacy"]);
-    let build_only: Vec<&str> = outcome.lock.packages.iter().filter(|p| p.build_only).map(|p| p.name.as_str()).collect();
+    let build_only: Vec<&str> = outcome
+        .lock
+        .packages
+        .iter()
+        .filter(|p| p.build_only)
+        .map(|p| p.name.as_str())
+        .collect();
     assert_eq!(build_only, ["greet", "minibackend", "setuptools"]);
     let pins = |name: &str| -> Vec<String> {
-        outcome.lock.package(name).unwrap().build_requires.iter().map(|pin| format!("{}=={}", pin.name, pin.version)).collect()
+        outcome
+            .lock
+            .package(name)
+            .unwrap()
+            .build_requires
+            .iter()
+            .map(|pin| format!("{}=={}", pin.name, pin.version))
+            .collect()
     };
     assert_eq!(pins("dynreq"), ["greet==1.0", "minibackend==1.0"]);
     assert_eq!(pins("legacy"), ["minibackend==1.0", "setuptools==99.0"]);
     assert!(pins("minibackend").is_empty());
     assert_eq!(
         outcome.lock.tool.build_order,
-        ["minibackend", "app", "greet", "setuptools", "dynreq", "legacy"]
+        [
+            "minibackend",
+            "app",
+            "greet",
+            "setuptools",
+            "dynreq",
+            "legacy"
+        ]
     );
     assert!(!outcome.lock.tool.build_verified);
 }
@@ -72,7 +100,9 @@ async fn resolves_runtime_and_build_closure_without_verification() {
 async fn a_hook_that_tries_the_network_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let index = fixture_index(dir.path());
-    let err = resolve(&options(&index, &["netreq"], false), &NoReporter).await.unwrap_err();
+    let err = resolve(&options(&index, &["netreq"], false), &NoReporter)
+        .await
+        .unwrap_err();
     match &err {
         ResolveError::NeedsNetwork { package, host, .. } => {
             assert_eq!(package, "netreq");
@@ -87,7 +117,9 @@ async fn a_hook_that_tries_the_network_is_named() {
 async fn a_release_without_sdist_names_the_newest_that_has_one() {
     let dir = tempfile::tempdir().unwrap();
     let index = fixture_index(dir.path());
-    let err = resolve(&options(&index, &["nosdist==1.0"], false), &NoReporter).await.unwrap_err();
+    let err = resolve(&options(&index, &["nosdist==1.0"], false), &NoReporter)
+        .await
+        .unwrap_err();
     let message = err.to_string();
     assert!(message.starts_with("`nosdist`: no source distribution matches `nosdist==1.0` (the newest version with an sdist is 0.9)"), "{message}");
 }
@@ -96,16 +128,23 @@ async fn a_release_without_sdist_names_the_newest_that_has_one() {
 async fn a_build_cycle_is_printed() {
     let dir = tempfile::tempdir().unwrap();
     let index = fixture_index(dir.path());
-    let err = resolve(&options(&index, &["cycle-a"], false), &NoReporter).await.unwrap_err();
+    let err = resolve(&options(&index, &["cycle-a"], false), &NoReporter)
+        .await
+        .unwrap_err();
     let message = err.to_string();
-    assert!(message.starts_with("build-dependency cycle: cycle-a -> cycle-b -> cycle-a"), "{message}");
+    assert!(
+        message.starts_with("build-dependency cycle: cycle-a -> cycle-b -> cycle-a"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn verification_builds_every_package_in_order_with_the_build_stage_driver() {
     let dir = tempfile::tempdir().unwrap();
     let index = fixture_index(dir.path());
-    let outcome = resolve(&options(&index, &["app"], true), &NoReporter).await.unwrap();
+    let outcome = resolve(&options(&index, &["app"], true), &NoReporter)
+        .await
+        .unwrap();
     assert!(outcome.lock.tool.build_verified);
     assert_eq!(outcome.runtime, 3);
     assert_eq!(outcome.build_only, 3);

@@ -1,10 +1,196 @@
-//! `offline-build resolve`.
+//! `offline-build resolve`: gathers the requirements, calls `ob_resolve::resolve`, draws a
+//! spinner per phase, writes the lock (untouched when unchanged) and prints a summary.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use ob_index::{IndexSource, IndexUrl};
+use ob_resolve::{Phase, RequirementSources, ResolveError, ResolveOptions, ResolveReporter};
 
 use crate::cli::ResolveArgs;
-use crate::exit::Exit;
+use crate::exit::{Exit, rejected};
 use crate::printer::Printer;
 
+/// The whole container run may take this long (a large closure with verification builds).
+const TIMEOUT: Duration = Duration::from_secs(3 * 3600);
+
 pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> {
-    let _ = args;
-    super::not_built_yet("resolve", "the resolve stage", printer)
+    let requirements = RequirementSources {
+        specs: args.specs.clone(),
+        requirement_files: args.requirements.clone(),
+        project: args.project.clone(),
+        extras: args.extra.clone(),
+        groups: args.group.clone(),
+    }
+    .read()
+    .map_err(classify)?;
+    let index = match &args.index_url {
+        Some(url) => IndexUrl::parse(url, IndexSource::CommandLine).map_err(rejected)?,
+        None => ob_index::default_index_url()?,
+    };
+    let exclude_newer = args
+        .exclude_newer
+        .as_deref()
+        .map(ob_resolve::parse_exclude_newer)
+        .transpose()
+        .map_err(rejected)?;
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|cores| cores.get())
+            .unwrap_or(1)
+    });
+    printer.info(format!(
+        "Resolving {} requirement(s) against {index} ({})",
+        requirements.requirements.len(),
+        index.source()
+    ));
+    let options = ResolveOptions {
+        requirements,
+        image: args.image.image.clone(),
+        index,
+        exclude_newer,
+        jobs,
+        verify_build: !args.no_verify_build,
+        cache_dir: cache_dir(),
+        timeout: TIMEOUT,
+    };
+    let reporter = SpinnerReporter::new(printer.multi_progress());
+    let result = ob_resolve::resolve(&options, &reporter).await;
+    reporter.finish();
+    let outcome = result.map_err(classify)?;
+    let written = outcome
+        .lock
+        .write(&args.lock.lock)
+        .with_context(|| format!("could not write the lock `{}`", args.lock.lock.display()))?;
+    if args.json {
+        let summary = serde_json::json!({
+            "lock": args.lock.lock,
+            "changed": matches!(written, ob_lock::WriteOutcome::Written),
+            "runtime": outcome.runtime,
+            "build_only": outcome.build_only,
+            "build_verified": outcome.lock.tool.build_verified,
+            "build_order": outcome.lock.tool.build_order,
+            "seconds": outcome.elapsed.as_secs_f64(),
+        });
+        println!("{summary:#}");
+    }
+    printer.info(format!(
+        "Resolved {} runtime package(s) and {} build-only in {:.1}s{}; {} `{}`",
+        outcome.runtime,
+        outcome.build_only,
+        outcome.elapsed.as_secs_f64(),
+        if outcome.lock.tool.build_verified {
+            ", every package built once to verify"
+        } else {
+            " (verification builds skipped)"
+        },
+        match written {
+            ob_lock::WriteOutcome::Written => "wrote",
+            _ => "unchanged",
+        },
+        args.lock.lock.display()
+    ));
+    Ok(Exit::Success)
+}
+
+fn classify(err: ResolveError) -> anyhow::Error {
+    if err.is_user_error() {
+        rejected(err)
+    } else {
+        anyhow::Error::new(err)
+    }
+}
+
+/// `$XDG_CACHE_HOME/offline-build/sdists` (or `~/.cache/...`): verified sdists kept between runs.
+fn cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("offline-build").join("sdists"))
+}
+
+/// One spinner per phase; hidden with --quiet, --no-progress, or when stderr is not a terminal.
+struct SpinnerReporter {
+    progress: MultiProgress,
+    current: std::sync::Mutex<Option<ProgressBar>>,
+}
+
+impl SpinnerReporter {
+    fn new(progress: MultiProgress) -> SpinnerReporter {
+        SpinnerReporter {
+            progress,
+            current: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn start(&self, message: &str) {
+        let bar = self.progress.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar.set_message(message.to_string());
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(previous) = current.replace(bar) {
+            previous.finish();
+        }
+    }
+
+    fn message(&self, message: String) {
+        if let Some(bar) = self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+        {
+            bar.set_message(message);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+        {
+            bar.finish();
+        }
+    }
+}
+
+impl ResolveReporter for SpinnerReporter {
+    fn on_phase(&self, phase: Phase) {
+        self.start(match phase {
+            Phase::Preparing => "Starting the index proxy and the scratch container",
+            Phase::Runtime => "Resolving the runtime closure (sdists only)",
+            Phase::BuildRequirements => "Discovering build requirements",
+            Phase::Verify => "Verification builds",
+            _ => "Resolving",
+        });
+    }
+
+    fn on_found(&self, packages: usize) {
+        self.message(format!(
+            "Discovering build requirements: {packages} packages so far"
+        ));
+    }
+
+    fn on_discovered(&self, package: &str, done: usize) {
+        self.message(format!(
+            "Discovering build requirements: {done} packages examined (last: {package})"
+        ));
+    }
+
+    fn on_built(&self, package: &str, done: usize, total: usize) {
+        self.message(format!(
+            "Verification builds: {done}/{total} built (last: {package})"
+        ));
+    }
 }

@@ -1,0 +1,144 @@
+//! `offline-build resolve` as a user runs it: the real binary, a package index served on
+//! loopback from the hand-made sdists under fixtures/resolve/index (plus the build fixtures'
+//! minibackend and greet), real containers on the real Docker daemon, and the lock compared
+//! byte for byte with fixtures/resolve/expected/ (index port and image digest filtered).
+//! Set UPDATE_EXPECTED=1 to rewrite the expected files after a deliberate change.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ob_testkit::index::{IndexEntry, TestIndex, pack_resolve_fixtures};
+
+fn fixture_index(dir: &Path) -> TestIndex {
+    let mut entries = pack_resolve_fixtures("index", dir);
+    for name in ["minibackend", "greet"] {
+        let packed = ob_testkit::sdist::pack_fixture(name, dir).unwrap();
+        entries.push(IndexEntry::from_file(&packed.name, &packed.path));
+    }
+    // A later release that must stay invisible under --exclude-newer.
+    let later = ob_testkit::sdist::pack_fixture("greet", &dir.join("later")).unwrap();
+    let mut later_entry =
+        IndexEntry::from_file("greet", &later.path).uploaded("2025-06-01T00:00:00Z");
+    later_entry.filename = "greet-2.0.tar.gz".into();
+    entries.push(later_entry);
+    TestIndex::serve(entries)
+}
+
+fn resolve(index: &TestIndex, dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_offline-build"))
+        .arg("resolve")
+        .args(args)
+        .args(["--index-url", &index.url()])
+        .args(["--image", &ob_testkit::image::builder_image()])
+        .args(["--exclude-newer", "2025-01-01T00:00:00Z"])
+        .arg("--lock")
+        .arg(dir.join("pylock.toml"))
+        .current_dir(dir)
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .output()
+        .unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// The lock with what differs between machines and runs replaced.
+fn filtered(lock: &str, index: &TestIndex) -> String {
+    let base = index.url().trim_end_matches("simple/").to_string();
+    lock.replace(&base, "http://127.0.0.1:<port>/")
+        .lines()
+        .map(|line| {
+            if line.starts_with("image-digest = ") {
+                "image-digest = \"<digest>\"".to_string()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn check_expected(name: &str, actual: &str) {
+    let path = ob_testkit::repo_root()
+        .join("fixtures/resolve/expected")
+        .join(name);
+    if std::env::var_os("UPDATE_EXPECTED").is_some() {
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(&path, actual).unwrap();
+    }
+    let expected = fs_err::read_to_string(&path).unwrap();
+    assert_eq!(actual, expected, "the lock differs from {}", path.display());
+}
+
+#[test]
+fn resolve_writes_the_exact_lock_and_a_second_run_leaves_it_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let first = resolve(&index, dir.path(), &["app", "--no-verify-build"]);
+    assert!(first.status.success());
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        stderr.contains("Resolved 3 runtime package(s) and 3 build-only"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("wrote"), "{stderr}");
+    let lock = fs_err::read_to_string(dir.path().join("pylock.toml")).unwrap();
+    check_expected("app.pylock.toml", &filtered(&lock, &index));
+
+    let second = resolve(&index, dir.path(), &["app", "--no-verify-build"]);
+    assert!(second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("unchanged"), "{stderr}");
+    assert_eq!(
+        fs_err::read_to_string(dir.path().join("pylock.toml")).unwrap(),
+        lock
+    );
+    // The second run was served from the proxy's cache: each sdist was downloaded once.
+    let downloads = index
+        .requests()
+        .iter()
+        .filter(|path| path.starts_with("/files/"))
+        .count();
+    assert_eq!(downloads, 6, "{:?}", index.requests());
+}
+
+#[test]
+fn a_requirement_with_no_sdist_exits_1_naming_it_and_writes_no_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let output = resolve(&index, dir.path(), &["greet==2.0", "--no-verify-build"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("`greet`: no source distribution matches `greet==2.0` (the newest version with an sdist is 1.0)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint:"), "{stderr}");
+    assert!(!dir.path().join("pylock.toml").exists());
+}
+
+#[test]
+fn a_wrong_hash_in_a_requirements_file_fails_the_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let requirements = dir.path().join("requirements.txt");
+    fs_err::write(
+        &requirements,
+        format!(
+            "# pinned by hand\nminibackend==1.0 \\\n    --hash=sha256:{}\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let output = resolve(
+        &index,
+        dir.path(),
+        &["-r", requirements.to_str().unwrap(), "--no-verify-build"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("hash mismatch for `minibackend`"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("pylock.toml").exists());
+}
