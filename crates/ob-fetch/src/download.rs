@@ -352,10 +352,21 @@ impl Downloader {
         if let Some((username, password)) = self.credentials.for_url(url) {
             request = request.basic_auth(username, password);
         }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|err| Attempt::Retry(Failure::Network(Box::new(err.without_url()))))?;
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(err) if err.is_redirect() => {
+                return Err(Attempt::Fatal(FetchError::Redirect {
+                    filename: entry.filename.clone(),
+                    url: url.to_string(),
+                    source: Box::new(err.without_url()),
+                }));
+            }
+            Err(err) => {
+                return Err(Attempt::Retry(Failure::Network(Box::new(
+                    err.without_url(),
+                ))));
+            }
+        };
         let status = response.status();
         match status {
             StatusCode::PARTIAL_CONTENT if partial.received > 0 => {
@@ -568,8 +579,12 @@ fn redirect_policy() -> reqwest::redirect::Policy {
         if next.scheme() == "https" || (next.scheme() == "http" && is_loopback(next)) {
             attempt.follow()
         } else {
-            let shown = format!("refusing to follow a redirect to {next}, which is not https");
-            attempt.error(shown)
+            // The location is the server's text: never echo credentials it may carry.
+            let mut shown = next.clone();
+            let _ = shown.set_username("");
+            let _ = shown.set_password(None);
+            let message = format!("refusing to follow a redirect to {shown}, which is not https");
+            attempt.error(message)
         }
     })
 }

@@ -75,6 +75,17 @@ pub enum FetchError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The server redirected somewhere fetch will not follow (not https, or too many hops).
+    #[error("Refused a redirect for `{filename}` from {url}")]
+    Redirect {
+        /// The sdist's file name.
+        filename: String,
+        /// The URL in the lock, without credentials.
+        url: String,
+        /// Where it led and why that was refused.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A file the lock names by `path` (relative to the lock's directory) could not be read.
     #[error("Could not read `{filename}` from {}", path.display())]
     LocalSource {
@@ -170,6 +181,7 @@ impl FetchError {
             FetchError::InvalidLock { .. }
             | FetchError::HashMismatch { .. }
             | FetchError::SizeMismatch { .. }
+            | FetchError::Redirect { .. }
             | FetchError::LocalSource { .. } => true,
             FetchError::HttpStatus { status, .. } => (400..500).contains(status),
             FetchError::Several { errors } => errors.iter().any(FetchError::is_rejection),
@@ -210,6 +222,9 @@ impl FetchError {
             FetchError::Network { .. } => {
                 "check the connection, HTTPS_PROXY/NO_PROXY and the trust store (SSL_CERT_FILE); \
                  run the same command again to resume (completed files are kept)"
+            }
+            FetchError::Redirect { .. } => {
+                "fetch follows redirects only to https; put the final https URL in the lock"
             }
             FetchError::LocalSource { .. } => {
                 "a `path` in the lock is relative to the lock's directory; put the file there \

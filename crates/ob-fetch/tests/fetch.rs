@@ -739,3 +739,27 @@ async fn resumed_partial_from_other_bytes_is_started_afresh() {
     assert_eq!(seen[0].range.as_deref(), Some("bytes=4000-"));
     assert_eq!(seen[1].range, None);
 }
+
+#[tokio::test]
+async fn redirect_to_a_url_that_is_not_https_is_refused() {
+    let case = case();
+    let good = bytes(26, 5_000);
+    let url = case.server.add("alpha-1.0.tar.gz", &good);
+    // Refused by the redirect policy before any connection is made.
+    case.server.always(
+        "alpha-1.0.tar.gz",
+        Behaviour::Redirect("ftp://127.0.0.1:1/alpha-1.0.tar.gz".to_owned()),
+    );
+    let lock = lock(vec![package("alpha", Some(url), None, &good)]);
+    let err = case.fetch(&lock, &ob_fetch::NoReporter).await.unwrap_err();
+    assert!(matches!(err, FetchError::Redirect { .. }), "{err:?}");
+    assert!(err.is_rejection());
+    assert_eq!(case.server.seen("alpha-1.0.tar.gz").len(), 1, "not retried");
+    let mut chain = String::new();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    assert!(chain.contains("not https"), "{chain}");
+}
