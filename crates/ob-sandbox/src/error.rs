@@ -163,3 +163,15 @@ pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
         }
     )
 }
+
+/// Whether a bollard error is Docker refusing because of the object's state (in use, being
+/// removed already).
+pub(crate) fn is_conflict(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 403 | 409,
+            ..
+        }
+    )
+}

@@ -315,6 +315,11 @@ async fn build_and_import(
     reporter.on_step(&format!(
         "Bootstrapping Debian {DEBIAN_SUITE} from {mirror} with python3 and a C compiler (about a minute)"
     ));
+    // A minute of slack: package contents are older by far, and clock steps happen.
+    let made_since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since_epoch| since_epoch.as_secs().saturating_sub(60))
+        .unwrap_or(0);
     let mut command = tokio::process::Command::new(debootstrap);
     command
         .arg("--variant=minbase")
@@ -344,7 +349,8 @@ async fn build_and_import(
     ));
     let (sender, mut receiver) = tokio::sync::mpsc::channel(8);
     let tar_root = root.clone();
-    let producer = tokio::task::spawn_blocking(move || rootfs::stream_tar(&tar_root, sender));
+    let producer =
+        tokio::task::spawn_blocking(move || rootfs::stream_tar(&tar_root, made_since, sender));
     let body = futures_util::stream::poll_fn(move |context| receiver.poll_recv(context));
     let (repo, tag) = DEFAULT_IMAGE
         .split_once(':')

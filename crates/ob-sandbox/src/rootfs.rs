@@ -105,6 +105,9 @@ pub(crate) fn tidy(root: &Path) -> Result<(), SandboxError> {
         "var/cache/debconf/templates.dat-old",
         "var/lib/dpkg/status-old",
         "var/lib/dpkg/diversions-old",
+        // ldconfig's cache of inode numbers and times: differs on every bootstrap, only speeds
+        // up the next ldconfig run.
+        "var/cache/ldconfig/aux-cache",
     ] {
         remove_if_present(&root.join(file))?;
     }
@@ -120,6 +123,7 @@ pub(crate) fn tidy(root: &Path) -> Result<(), SandboxError> {
                 SandboxError::io(format!("could not prepare `{}`", path.display()), source)
             })?;
     }
+    clear_password_change_dates(&root.join("etc/shadow"))?;
     let passwd = root.join("etc/passwd");
     let users = fs_err::read_to_string(&passwd)
         .map_err(|source| SandboxError::io("could not read the rootfs's /etc/passwd", source))?;
@@ -136,6 +140,29 @@ pub(crate) fn tidy(root: &Path) -> Result<(), SandboxError> {
         ));
     }
     Ok(())
+}
+
+/// `/etc/shadow` records the day each account was made, i.e. the day of the bootstrap; an empty
+/// field means "no password ageing", which is all a build image needs, and keeps the layer the
+/// same from one day to the next.
+fn clear_password_change_dates(shadow: &Path) -> Result<(), SandboxError> {
+    let Ok(text) = fs_err::read_to_string(shadow) else {
+        return Ok(());
+    };
+    let cleared: String = text
+        .lines()
+        .map(|line| {
+            let mut fields: Vec<&str> = line.split(':').collect();
+            if let Some(last_change) = fields.get_mut(2) {
+                *last_change = "";
+            }
+            fields.join(":") + "\n"
+        })
+        .collect();
+    // Same mode and owner as before: rewrite in place rather than replace the file.
+    fs_err::write(shadow, cleared).map_err(|source| {
+        SandboxError::io(format!("could not write `{}`", shadow.display()), source)
+    })
 }
 
 fn empty_dir(dir: &Path) -> Result<(), SandboxError> {
@@ -185,11 +212,18 @@ pub(crate) struct TarSummary {
     pub(crate) bytes: u64,
 }
 
+/// The mtime given to every file made during the bootstrap (2026-01-01T00:00:00Z).
+pub(crate) const FIXED_MTIME: u64 = 1_767_225_600;
+
 /// Writes `root` as a tar into `sender` in chunks, hashing every byte; blocking, run it on a
-/// blocking thread. Entries are sorted by name and carry numeric owners and the files' own
-/// mtimes (changing those would make Python's compiled `.pyc` files look stale).
+/// blocking thread. Entries are sorted by name and carry numeric owners. Files unpacked from
+/// packages keep their mtimes (Python's `.pyc` files record their sources' mtimes, and would look
+/// stale otherwise); anything modified at or after `made_since` (seconds since the epoch: the
+/// bootstrap's start) gets [`FIXED_MTIME`], so two bootstraps of the same packages give the
+/// same bytes.
 pub(crate) fn stream_tar(
     root: &Path,
+    made_since: u64,
     sender: mpsc::Sender<io::Result<Bytes>>,
 ) -> Result<TarSummary, SandboxError> {
     let writer = ChunkWriter {
@@ -202,7 +236,8 @@ pub(crate) fn stream_tar(
     builder.mode(tar::HeaderMode::Complete);
     builder.follow_symlinks(false);
     let mut hard_links = HashMap::new();
-    append_tree(&mut builder, root, Path::new(""), &mut hard_links)?;
+    let walk = Walk { root, made_since };
+    append_tree(&mut builder, &walk, Path::new(""), &mut hard_links)?;
     let mut writer = builder
         .into_inner()
         .map_err(|source| SandboxError::io("could not finish the rootfs tar", source))?;
@@ -218,12 +253,19 @@ pub(crate) fn stream_tar(
 /// Directories whose contents belong to the kernel or to Docker at run time, not to the image.
 const RUNTIME_DIRS: &[&str] = &["proc", "sys", "dev"];
 
+/// What [`append_tree`] needs at every level.
+struct Walk<'a> {
+    root: &'a Path,
+    made_since: u64,
+}
+
 fn append_tree(
     builder: &mut tar::Builder<ChunkWriter>,
-    root: &Path,
+    walk: &Walk<'_>,
     relative: &Path,
     hard_links: &mut HashMap<(u64, u64), PathBuf>,
 ) -> Result<(), SandboxError> {
+    let root = walk.root;
     let dir = root.join(relative);
     let mut names: Vec<_> = fs_err::read_dir(&dir)
         .map_err(|source| SandboxError::io(format!("could not list `{}`", dir.display()), source))?
@@ -244,13 +286,16 @@ fn append_tree(
         let kind = meta.file_type();
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        if u64::try_from(meta.mtime()).unwrap_or(0) >= walk.made_since {
+            header.set_mtime(FIXED_MTIME);
+        }
         if kind.is_dir() {
             header.set_size(0);
             builder
                 .append_data(&mut header, &entry_name, io::empty())
                 .map_err(failed)?;
             if !(relative.as_os_str().is_empty() && RUNTIME_DIRS.iter().any(|dir| name == *dir)) {
-                append_tree(builder, root, &entry_name, hard_links)?;
+                append_tree(builder, walk, &entry_name, hard_links)?;
             }
         } else if kind.is_symlink() {
             let target = fs_err::read_link(&path).map_err(failed)?;
@@ -331,7 +376,7 @@ mod tests {
 
     fn tar_of(root: &Path) -> (TarSummary, Vec<u8>) {
         let (sender, mut receiver) = mpsc::channel(1024);
-        let summary = stream_tar(root, sender).unwrap();
+        let summary = stream_tar(root, u64::MAX, sender).unwrap();
         let mut bytes = Vec::new();
         while let Ok(chunk) = receiver.try_recv() {
             bytes.extend_from_slice(&chunk.unwrap());
@@ -378,5 +423,70 @@ mod tests {
 
         // Same tree, same bytes.
         assert_eq!(tar_of(root.path()).0, summary);
+    }
+
+    #[test]
+    fn files_made_during_the_bootstrap_get_the_fixed_mtime() {
+        let root = tempfile::tempdir().unwrap();
+        let packaged = root.path().join("packaged.py");
+        fs_err::write(&packaged, "").unwrap();
+        let long_ago = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&packaged)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        fs_err::write(root.path().join("generated.pyc"), "").unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+
+        let (sender, mut receiver) = mpsc::channel(1024);
+        stream_tar(root.path(), now - 60, sender).unwrap();
+        let mut bytes = Vec::new();
+        while let Ok(chunk) = receiver.try_recv() {
+            bytes.extend_from_slice(&chunk.unwrap());
+        }
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mtimes: Vec<(String, u64)> = archive
+            .entries()
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                let name = entry.path().unwrap().display().to_string();
+                (name, entry.header().mtime().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            mtimes,
+            [
+                ("generated.pyc".to_string(), FIXED_MTIME),
+                ("packaged.py".to_string(), 1_000_000_000)
+            ]
+        );
+    }
+
+    /// Measures whether two bootstraps give the same layer: set OB_REPRO_ROOTS to two rootfs
+    /// directories made by debootstrap (they are tidied in place).
+    #[test]
+    #[ignore = "experiment on two hand-made debootstraps, see the doc comment"]
+    fn two_bootstraps_give_the_same_layer() {
+        let roots = std::env::var("OB_REPRO_ROOTS").expect("OB_REPRO_ROOTS=dir1:dir2");
+        let since: u64 = std::env::var("OB_REPRO_SINCE").unwrap().parse().unwrap();
+        let digests: Vec<String> = roots
+            .split(':')
+            .map(|root| {
+                tidy(Path::new(root)).unwrap();
+                let (sender, mut receiver) = mpsc::channel(8);
+                let drain = std::thread::spawn(move || while receiver.blocking_recv().is_some() {});
+                let summary = stream_tar(Path::new(root), since, sender).unwrap();
+                drain.join().unwrap();
+                eprintln!("{root}: {} ({} bytes)", summary.digest, summary.bytes);
+                summary.digest
+            })
+            .collect();
+        assert_eq!(digests[0], digests[1]);
     }
 }

@@ -11,7 +11,7 @@ use bollard::query_parameters::{
     InspectNetworkOptions, ListContainersOptions, ListNetworksOptions, RemoveContainerOptions,
 };
 
-use crate::error::{SandboxError, is_not_found};
+use crate::error::{SandboxError, is_conflict, is_not_found};
 
 /// Label on every container and network we create: the pid of the process that owns it.
 pub const LABEL_OWNER_PID: &str = "org.offline-build.owner-pid";
@@ -161,8 +161,8 @@ impl Sandbox {
                 .await
             {
                 Ok(()) => removed += 1,
-                // Someone else removed it meanwhile, which is what we wanted.
-                Err(err) if is_not_found(&err) => {}
+                // Someone else removed it meanwhile, or is removing it: what we wanted.
+                Err(err) if is_not_found(&err) || is_conflict(&err) => {}
                 Err(source) => {
                     return Err(SandboxError::docker(
                         format!("remove the leftover container `{id}`"),
@@ -188,7 +188,8 @@ impl Sandbox {
             }
             match self.docker.remove_network(&id).await {
                 Ok(()) => removed += 1,
-                Err(err) if is_not_found(&err) => {}
+                // Still in use by a container of someone alive (403 "active endpoints"): keep.
+                Err(err) if is_not_found(&err) || is_conflict(&err) => {}
                 Err(source) => {
                     return Err(SandboxError::docker(
                         format!("remove the leftover network `{id}`"),
