@@ -152,18 +152,62 @@ async fn verify_sdists(lock: &Lock, wheelhouse: &Path) -> Result<(), BuildError>
         wheelhouse: wheelhouse.to_owned(),
         source,
     })?;
-    if check.is_complete() {
+    let mut wrong: Vec<String> = check
+        .wrong
+        .iter()
+        .map(|wrong| format!("{}: {}", wrong.filename, wrong.reason()))
+        .collect();
+    wrong.extend(manifest_disagreements(lock, wheelhouse)?);
+    if check.missing.is_empty() && wrong.is_empty() {
         return Ok(());
     }
     Err(BuildError::Wheelhouse {
         wheelhouse: wheelhouse.to_owned(),
         missing: check.missing,
-        wrong: check
-            .wrong
-            .iter()
-            .map(|wrong| format!("{}: {}", wrong.filename, wrong.reason()))
-            .collect(),
+        wrong,
     })
+}
+
+/// Where fetch's manifest (if the wheelhouse has one) records a file differently from the lock:
+/// the wheelhouse was fetched for another lock, or edited since.
+fn manifest_disagreements(lock: &Lock, wheelhouse: &Path) -> Result<Vec<String>, BuildError> {
+    if !wheelhouse.join(ob_fetch::MANIFEST_FILE).is_file() {
+        // A wheelhouse filled by hand has none; the files themselves were verified above.
+        return Ok(Vec::new());
+    }
+    let manifest =
+        ob_fetch::Manifest::read(wheelhouse).map_err(|source| BuildError::WheelhouseCheck {
+            wheelhouse: wheelhouse.to_owned(),
+            source,
+        })?;
+    let mut disagreements = Vec::new();
+    for package in &lock.packages {
+        let sdist = &package.sdist;
+        let Some(entry) = manifest
+            .files
+            .iter()
+            .find(|entry| entry.filename == sdist.filename)
+        else {
+            continue;
+        };
+        if entry.sha256 != sdist.sha256
+            || entry.size != sdist.size
+            || entry.name != package.name
+            || entry.version != package.version
+        {
+            disagreements.push(format!(
+                "{}: the wheelhouse manifest records {} {} with sha256 {}, the lock says {} {} with sha256 {}",
+                sdist.filename,
+                entry.name,
+                entry.version,
+                entry.sha256,
+                package.name,
+                package.version,
+                sdist.sha256
+            ));
+        }
+    }
+    Ok(disagreements)
 }
 
 fn sandbox_error(action: &str) -> impl FnOnce(ob_sandbox::SandboxError) -> BuildError {

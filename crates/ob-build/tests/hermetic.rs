@@ -452,6 +452,39 @@ async fn a_wrong_or_missing_sdist_stops_the_build_before_it_starts() {
     assert!(!project.out.exists(), "something was built");
 }
 
+/// A wheelhouse whose manifest (written by fetch) disagrees with the lock is refused, even when
+/// the files themselves match: it was fetched for another lock.
+#[tokio::test]
+async fn a_manifest_that_disagrees_with_the_lock_stops_the_build() {
+    let project = Project::new(&[MINIBACKEND]);
+    let package = &project.lock.packages[0];
+    let manifest = serde_json::json!({
+        "manifest-version": 1,
+        "files": [{
+            "name": "minibackend",
+            "version": "0.9",
+            "filename": package.sdist.filename,
+            "sha256": package.sdist.sha256,
+            "size": package.sdist.size,
+        }],
+    });
+    fs_err::write(
+        project.wheelhouse.join(ob_fetch::MANIFEST_FILE),
+        manifest.to_string(),
+    )
+    .unwrap();
+    let err = build(&project.lock, &project.options(), &Recorder::default())
+        .await
+        .unwrap_err();
+    let BuildError::Wheelhouse { wrong, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        wrong[0].contains("the wheelhouse manifest records minibackend 0.9"),
+        "{wrong:?}"
+    );
+}
+
 /// An image other than the one the lock pins is refused.
 #[tokio::test]
 async fn an_image_other_than_the_locked_one_is_refused() {

@@ -131,6 +131,8 @@ impl Project {
         let mut options = ob_build::BuildOptions::new(&self.wheelhouse, &self.out);
         options.jobs = 2;
         options.timeout = std::time::Duration::from_secs(300);
+        // On in every test: whatever a test builds must also install and import offline.
+        options.verify_install = true;
         options
     }
 
