@@ -30,6 +30,15 @@ pub enum SandboxError {
         source: bollard::errors::Error,
     },
 
+    /// Docker answered, but not as its API promises.
+    #[error("Docker could not {action}: {detail}")]
+    Unexpected {
+        /// What we asked Docker to do.
+        action: String,
+        /// What was wrong with the answer.
+        detail: String,
+    },
+
     /// The image a command needs is not in the local Docker image store.
     #[error("the image `{reference}` does not exist in Docker\n\nhint: {hint}")]
     ImageMissing {

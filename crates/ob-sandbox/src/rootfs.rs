@@ -286,6 +286,8 @@ fn append_tree(
         let kind = meta.file_type();
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        // Only permission bits belong in the mode field; the entry type carries the kind.
+        header.set_mode(meta.mode() & 0o7777);
         if u64::try_from(meta.mtime()).unwrap_or(0) >= walk.made_since {
             header.set_mtime(FIXED_MTIME);
         }

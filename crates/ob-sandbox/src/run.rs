@@ -342,13 +342,10 @@ impl Sandbox {
                 format!("wait for `{what}` to exit"),
                 source,
             )),
-            None => Err(SandboxError::docker(
-                format!("wait for `{what}` to exit"),
-                bollard::errors::Error::DockerResponseServerError {
-                    status_code: 500,
-                    message: "the wait stream ended without an exit code".to_string(),
-                },
-            )),
+            None => Err(SandboxError::Unexpected {
+                action: format!("wait for `{what}` to exit"),
+                detail: "Docker ended the wait without an exit code".to_string(),
+            }),
         }
     }
 }

@@ -112,13 +112,10 @@ impl Sandbox {
             }
             None => {
                 network.remove().await?;
-                Err(SandboxError::docker(
-                    format!("assign an IPv4 gateway to the network `{name}`"),
-                    bollard::errors::Error::DockerResponseServerError {
-                        status_code: 500,
-                        message: "the network has no IPv4 gateway in its IPAM config".to_string(),
-                    },
-                ))
+                Err(SandboxError::Unexpected {
+                    action: format!("create the network `{name}`"),
+                    detail: "Docker assigned it no IPv4 gateway".to_string(),
+                })
             }
         }
     }
