@@ -149,3 +149,29 @@ async fn verification_builds_every_package_in_order_with_the_build_stage_driver(
     assert_eq!(outcome.runtime, 3);
     assert_eq!(outcome.build_only, 3);
 }
+
+#[tokio::test]
+async fn verification_catches_an_undeclared_build_requirement() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    // Without verification the gap goes unnoticed...
+    let outcome = resolve(&options(&index, &["undeclared"], false), &NoReporter)
+        .await
+        .unwrap();
+    assert!(!outcome.lock.tool.build_verified);
+    // ...with it, the build fails and says why, with the log's tail and path.
+    let err = resolve(&options(&index, &["undeclared"], true), &NoReporter)
+        .await
+        .unwrap_err();
+    match &err {
+        ResolveError::BuildFailed {
+            package, tail, log, ..
+        } => {
+            assert_eq!(package, "undeclared");
+            assert!(tail.contains("No module named 'greet'"), "{tail}");
+            assert!(log.is_file(), "{}", log.display());
+        }
+        other => panic!("expected BuildFailed, got {other}"),
+    }
+    assert!(err.is_user_error());
+}
