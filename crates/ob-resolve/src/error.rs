@@ -105,8 +105,10 @@ pub enum ResolveError {
         /// What we computed.
         found: String,
     },
-    /// The index proxy refused or failed requests that the resolve needed.
-    #[error("the index proxy could not serve what the resolve needed: {reasons}")]
+    /// The index served bytes that do not match its published sha256, so the proxy refused them.
+    #[error(
+        "the index served a file that does not match its published hash:\n{reasons}\n\nhint: something between the index and us changed the bytes; nothing was locked"
+    )]
     Proxy {
         /// The proxy's refusals, one per line.
         reasons: String,
@@ -152,6 +154,7 @@ impl ResolveError {
                 | ResolveError::BuildFailed { .. }
                 | ResolveError::Conflict { .. }
                 | ResolveError::HashMismatch { .. }
+                | ResolveError::Proxy { .. }
         ) || matches!(
             self,
             ResolveError::Index(ob_index::IndexError::HashMismatch { .. })

@@ -7,10 +7,14 @@ use std::time::Duration;
 
 use ob_index::{IndexSource, IndexUrl};
 use ob_resolve::{NoReporter, RequirementSources, ResolveError, ResolveOptions, resolve};
-use ob_testkit::index::{IndexEntry, TestIndex, pack_resolve_fixtures};
+use ob_testkit::index::{IndexEntry, Misbehaviour, TestIndex, pack_resolve_fixtures};
 
 /// Every fixture sdist, plus a wheel-only `nosdist` 1.0.
 fn fixture_index(dir: &Path) -> TestIndex {
+    fixture_index_with(dir, Misbehaviour::default())
+}
+
+fn fixture_index_with(dir: &Path, misbehaviour: Misbehaviour) -> TestIndex {
     let mut entries = pack_resolve_fixtures("index", dir);
     for name in ["minibackend", "greet"] {
         let packed = ob_testkit::sdist::pack_fixture(name, dir).unwrap();
@@ -23,7 +27,7 @@ fn fixture_index(dir: &Path) -> TestIndex {
         upload_time: Some(ob_testkit::index::DEFAULT_UPLOAD_TIME.into()),
         requires_python: None,
     });
-    TestIndex::serve(entries)
+    TestIndex::serve_with(entries, misbehaviour)
 }
 
 fn options(index: &TestIndex, specs: &[&str], verify: bool) -> ResolveOptions {
@@ -173,5 +177,27 @@ async fn verification_catches_an_undeclared_build_requirement() {
         }
         other => panic!("expected BuildFailed, got {other}"),
     }
+    assert!(err.is_user_error());
+}
+
+#[tokio::test]
+async fn an_index_serving_other_bytes_than_it_published_fails_the_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index_with(
+        dir.path(),
+        Misbehaviour {
+            corrupt: vec!["greet-1.0.tar.gz".into()],
+            ..Misbehaviour::default()
+        },
+    );
+    let err = resolve(&options(&index, &["greet"], false), &NoReporter)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, ResolveError::Proxy { .. }), "{message}");
+    assert!(
+        message.contains("hash mismatch for `greet-1.0.tar.gz`"),
+        "{message}"
+    );
     assert!(err.is_user_error());
 }
