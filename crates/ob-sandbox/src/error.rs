@@ -10,7 +10,8 @@ pub enum SandboxError {
     /// The Docker daemon did not answer at `host` (from `DOCKER_HOST`, else the default socket).
     #[error(
         "cannot reach the Docker daemon at `{host}`\n\n\
-         hint: is dockerd running, and does DOCKER_HOST point at it? `docker version` checks both"
+         hint: is dockerd running, does DOCKER_HOST point at it, and may this user use it (root \
+         or the docker group)? `docker version` checks all three"
     )]
     Unreachable {
         /// Where we looked for the daemon.

@@ -278,6 +278,14 @@ pub async fn create(
         None => apt::debian_mirror(Path::new("/"))?,
     };
 
+    let abandoned = tokio::task::spawn_blocking(rootfs::remove_abandoned)
+        .await
+        .unwrap_or(0);
+    if abandoned > 0 {
+        reporter.on_step(&format!(
+            "Removed {abandoned} temporary rootfs left by an interrupted `image create`"
+        ));
+    }
     let rootfs_dir = rootfs::RootfsDir::new()?;
     let result = build_and_import(sandbox, &debootstrap, &mirror, &rootfs_dir, reporter).await;
     reporter.on_step("Removing the temporary rootfs");

@@ -12,17 +12,24 @@ use tokio::sync::mpsc;
 
 use crate::error::SandboxError;
 
+/// Prefix of the temporary rootfs directories, so abandoned ones can be found.
+const ROOTFS_PREFIX: &str = "offline-build-rootfs-";
+/// File inside each rootfs directory that its owner holds locked while it exists.
+const OWNER_LOCK: &str = "owner.lock";
+
 /// A temporary directory holding a root file system. Dropping it unmounts anything debootstrap
 /// left mounted inside (`proc`, `sys` after a failure) and deletes it, root-owned files included.
+/// A lock file inside tells [`remove_abandoned`] whether its owner is still alive.
 #[derive(Debug)]
 pub(crate) struct RootfsDir {
     temp: Option<tempfile::TempDir>,
+    _owner: std::fs::File,
 }
 
 impl RootfsDir {
     pub(crate) fn new() -> Result<RootfsDir, SandboxError> {
         let temp = tempfile::Builder::new()
-            .prefix("offline-build-rootfs-")
+            .prefix(ROOTFS_PREFIX)
             .tempdir()
             .map_err(|source| {
                 SandboxError::io(
@@ -30,7 +37,19 @@ impl RootfsDir {
                     source,
                 )
             })?;
-        Ok(RootfsDir { temp: Some(temp) })
+        let lock_path = temp.path().join(OWNER_LOCK);
+        let owner = fs_err::File::create(&lock_path)
+            .and_then(|file| {
+                file.file().lock()?;
+                Ok(file.into_parts().0)
+            })
+            .map_err(|source| {
+                SandboxError::io(format!("could not lock `{}`", lock_path.display()), source)
+            })?;
+        Ok(RootfsDir {
+            temp: Some(temp),
+            _owner: owner,
+        })
     }
 
     /// Where debootstrap installs to (a fresh subdirectory, so it owns all of it).
@@ -56,6 +75,37 @@ impl Drop for RootfsDir {
             remove_tree(temp);
         }
     }
+}
+
+/// Deletes the rootfs directories of `image create` runs that were killed (their owner lock is
+/// free); blocking. Returns how many. Directories without a lock file are left alone: their
+/// owner may be between creating the directory and locking it.
+pub(crate) fn remove_abandoned() -> usize {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.filter_map(Result::ok) {
+        let is_ours = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(ROOTFS_PREFIX)
+            && entry.file_type().is_ok_and(|kind| kind.is_dir());
+        if !is_ours {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(lock) = std::fs::File::open(dir.join(OWNER_LOCK)) else {
+            continue;
+        };
+        if lock.try_lock().is_ok() {
+            unmount_below(&dir);
+            if std::fs::remove_dir_all(&dir).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
 }
 
 fn remove_tree(temp: tempfile::TempDir) {
@@ -425,6 +475,25 @@ mod tests {
 
         // Same tree, same bytes.
         assert_eq!(tar_of(root.path()).0, summary);
+    }
+
+    #[test]
+    fn only_rootfs_dirs_whose_owner_is_gone_are_removed() {
+        let alive = RootfsDir::new().unwrap();
+        let abandoned = tempfile::Builder::new()
+            .prefix(ROOTFS_PREFIX)
+            .tempdir()
+            .unwrap()
+            .keep();
+        fs_err::create_dir_all(abandoned.join("rootfs/usr")).unwrap();
+        fs_err::write(abandoned.join(OWNER_LOCK), "").unwrap();
+
+        assert!(remove_abandoned() >= 1);
+        assert!(!abandoned.exists());
+        assert!(alive.root().parent().unwrap().join(OWNER_LOCK).exists());
+        let alive_dir = alive.root().parent().unwrap().to_path_buf();
+        drop(alive);
+        assert!(!alive_dir.exists());
     }
 
     #[test]

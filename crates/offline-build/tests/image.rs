@@ -31,7 +31,10 @@ fn create_when_the_image_exists_changes_nothing_and_says_so() {
     let output = offline_build(&["image", "create"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let stderr = text(&output.stderr);
-    assert!(stderr.contains(&format!("`{reference}` already exists")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("`{reference}` already exists")),
+        "{stderr}"
+    );
     assert!(stderr.contains("--force"), "{stderr}");
 
     // Same image ID: nothing was imported.
@@ -48,7 +51,10 @@ fn show_json_has_the_documented_fields() {
     let object = json.as_object().unwrap();
     let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(keys, ["digest", "id", "platform", "python_version", "reference"]);
+    assert_eq!(
+        keys,
+        ["digest", "id", "platform", "python_version", "reference"]
+    );
     assert_eq!(json["reference"], reference.as_str());
     let digest = json["digest"].as_str().unwrap();
     assert!(
@@ -58,7 +64,10 @@ fn show_json_has_the_documented_fields() {
         "{digest}"
     );
     assert!(json["python_version"].as_str().unwrap().starts_with("3."));
-    assert_eq!(json["platform"], format!("linux_{}", std::env::consts::ARCH));
+    assert_eq!(
+        json["platform"],
+        format!("linux_{}", std::env::consts::ARCH)
+    );
 }
 
 #[test]
@@ -77,7 +86,10 @@ fn show_of_a_missing_image_exits_2_with_a_hint() {
     let output = offline_build(&["image", "show", "--image", "offline-build/absent:0"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("`offline-build/absent:0` does not exist"), "{stderr}");
+    assert!(
+        stderr.contains("`offline-build/absent:0` does not exist"),
+        "{stderr}"
+    );
     assert!(stderr.contains("hint:"), "{stderr}");
     assert!(output.stdout.is_empty());
 }
@@ -91,6 +103,48 @@ fn an_unreachable_daemon_is_named_with_a_hint() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("unix:///nonexistent/docker.sock"), "{stderr}");
+    assert!(
+        stderr.contains("unix:///nonexistent/docker.sock"),
+        "{stderr}"
+    );
     assert!(stderr.contains("is dockerd running"), "{stderr}");
+}
+
+/// A forced create that fails (here: a mirror nobody serves, on a loopback port with no
+/// listener) must leave the existing image as it was and no temporary rootfs behind.
+#[test]
+fn a_failed_create_leaves_the_image_and_no_rootfs_behind() {
+    ob_testkit::image::builder_image();
+    let before = offline_build(&["image", "show", "--json"]);
+    let unused_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mirror = format!("http://127.0.0.1:{unused_port}/debian");
+
+    let output = offline_build(&["image", "create", "--force", "--mirror", &mirror]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(&mirror), "{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+
+    let after = offline_build(&["image", "show", "--json"]);
+    assert_eq!(text(&after.stdout), text(&before.stdout));
+    // The error quotes the debootstrap command, whose target is the temporary rootfs.
+    let rootfs: Vec<&str> = stderr
+        .split_whitespace()
+        .filter(|word| word.contains("/offline-build-rootfs-"))
+        .collect();
+    assert!(
+        !rootfs.is_empty(),
+        "the error does not name the rootfs: {stderr}"
+    );
+    for path in rootfs {
+        let path = path.trim_end_matches(['`', ',']);
+        assert!(
+            !std::path::Path::new(path).exists(),
+            "`{path}` is still there"
+        );
+    }
 }
