@@ -178,6 +178,12 @@ async fn the_locked_down_profile_denies_what_a_bridge_network_allows() {
     assert_eq!(report["gid"], 65534);
     assert_eq!(report["cap_eff"], "0000000000000000");
     assert_eq!(report["no_new_privs"], "1");
+    assert_eq!(
+        report["seccomp"], "2",
+        "Docker's default seccomp filter applies"
+    );
+    // No Docker socket, nor anything else of the host's, is mounted.
+    assert_eq!(report["docker_socket"], false, "{report}");
     // The pids limit (64, python itself included) stopped the fork loop.
     let forked = report["pids"]["forked"].as_u64().unwrap();
     assert!(forked > 0 && forked < 64, "{report}");
@@ -220,6 +226,60 @@ async fn exit_codes_and_both_streams_come_back() {
                 .is_empty()
         );
     }
+}
+
+/// Memory (no swap beyond it), the /tmp size and the CPU quota are the ones the spec asked for.
+#[tokio::test]
+async fn memory_tmp_and_cpu_limits_are_enforced() {
+    let sandbox = sandbox().await;
+    let image = ob_testkit::image::builder_image();
+    let limits = Limits {
+        memory_bytes: 64 << 20,
+        tmp_bytes: 8 << 20,
+        nano_cpus: 1_500_000_000,
+        ..Limits::default()
+    };
+
+    let mut spec = RunSpec::new(
+        image.as_str(),
+        vec![
+            "python3".into(),
+            "-c".into(),
+            "block = bytearray(256 << 20); print('allocated', len(block))".into(),
+        ],
+        support::unique_label("oom"),
+    );
+    spec.limits = limits.clone();
+    let mut printed = Vec::new();
+    let outcome = sandbox.run(&spec, |line| printed.push(line)).await.unwrap();
+    assert!(outcome.oom_killed, "{outcome:?} {printed:?}");
+    assert_eq!(outcome.exit_code, 137);
+    assert!(!printed.contains(&OutputLine::Stdout("allocated 268435456".into())));
+
+    let script = "dd if=/dev/zero of=/tmp/fill bs=1M count=16 2>&1; \
+                  echo dd-exit=$?; \
+                  cat /sys/fs/cgroup/cpu.max 2>/dev/null \
+                  || echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us)";
+    let mut spec = shell(&image, script, &support::unique_label("limits"));
+    spec.limits = limits;
+    let mut stdout = Vec::new();
+    let outcome = sandbox
+        .run(&spec, |line| {
+            if let OutputLine::Stdout(line) = line {
+                stdout.push(line);
+            }
+        })
+        .await
+        .unwrap();
+    assert!(outcome.success(), "{outcome:?} {stdout:?}");
+    assert!(
+        stdout
+            .iter()
+            .any(|line| line.contains("No space left on device")),
+        "{stdout:?}"
+    );
+    assert!(stdout.contains(&"dd-exit=1".to_string()), "{stdout:?}");
+    assert_eq!(stdout.last().map(String::as_str), Some("150000 100000"));
 }
 
 #[tokio::test]
