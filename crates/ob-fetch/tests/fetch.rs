@@ -590,8 +590,9 @@ async fn second_fetch_waits_for_the_first_and_downloads_nothing() {
     let first = case.fetch(&lock, &ob_fetch::NoReporter);
     let recorder = Recorder::default();
     let second = async {
-        // Start once the first holds the lock and is downloading.
-        while std::fs::metadata(&partial).map_or(true, |meta| meta.len() == 0) {
+        // Start once the first holds the lock: it creates the partial file under the lock, then
+        // stalls for its whole timeout, so the second certainly finds the lock taken.
+        while !partial.exists() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         case.fetch(&lock, &recorder).await
