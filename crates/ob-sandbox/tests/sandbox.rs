@@ -147,6 +147,13 @@ async fn the_locked_down_profile_denies_what_a_bridge_network_allows() {
     // File system: read-only everywhere but the output mount and /tmp.
     assert!(!ok(&report, "write_root"), "{report}");
     assert!(!ok(&report, "write_usr"), "{report}");
+    assert!(!ok(&report, "write_var_tmp"), "{report}");
+    assert!(
+        report["write_var_tmp"]["value"]
+            .as_str()
+            .is_some_and(|err| err.contains("Read-only file system")),
+        "{report}"
+    );
     assert!(!ok(&report, "write_input"), "{report}");
     assert!(!input.path().join("probe-was-here").exists());
     assert!(ok(&report, "write_output"), "{report}");
@@ -177,6 +184,7 @@ async fn the_locked_down_profile_denies_what_a_bridge_network_allows() {
     assert_eq!(report["uid"], 65534);
     assert_eq!(report["gid"], 65534);
     assert_eq!(report["cap_eff"], "0000000000000000");
+    assert_eq!(report["cap_bnd"], "0000000000000000");
     assert_eq!(report["no_new_privs"], "1");
     assert_eq!(
         report["seccomp"], "2",

@@ -83,6 +83,8 @@ attempt("tcp", tcp)
 attempt("dns", dns)
 attempt("write_root", write("/probe-was-here"))
 attempt("write_usr", write("/usr/probe-was-here"))
+# World-writable in the image (1777): only the read-only rootfs stops this one.
+attempt("write_var_tmp", write("/var/tmp/probe-was-here"))
 attempt("write_input", write("/in/probe-was-here"))
 attempt("write_output", write("/out/probe-was-here"))
 attempt("tmp_exec", tmp_exec)
@@ -90,6 +92,9 @@ report["env"] = dict(os.environ)
 report["uid"] = os.getuid()
 report["gid"] = os.getgid()
 report["cap_eff"] = status_field("CapEff")
+# Non-root already has no effective capabilities; the bounding set shows whether any could be
+# regained (through a setuid binary, say).
+report["cap_bnd"] = status_field("CapBnd")
 report["no_new_privs"] = status_field("NoNewPrivs")
 report["seccomp"] = status_field("Seccomp")
 report["docker_socket"] = any(
