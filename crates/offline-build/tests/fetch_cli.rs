@@ -224,10 +224,10 @@ fn bad_lock_exits_1_naming_the_package_before_any_download() {
     std::fs::remove_file(project.lock_path()).unwrap();
     let output = project.run(&[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
     assert!(
-        stderr(&output).contains("does not exist"),
-        "{}",
-        stderr(&output)
+        text.contains("`pylock.toml`") && text.contains("hint:"),
+        "{text}"
     );
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressStyle};
 use ob_fetch::{Credentials, FetchError, FetchOptions, FetchSummary, Reporter, WheelhouseCheck};
-use ob_lock::{Lock, LockError};
+use ob_lock::Lock;
 use serde::Serialize;
 
 use crate::cli::FetchArgs;
@@ -18,7 +18,7 @@ use crate::printer::Printer;
 
 pub async fn exec(args: FetchArgs, printer: &Printer) -> anyhow::Result<Exit> {
     let lock_path = args.lock.lock.clone();
-    let lock = read_lock(&lock_path)?;
+    let lock = read_lock(&lock_path, printer)?;
     if args.offline {
         return check_offline(lock, args.wheelhouse, args.json, printer).await;
     }
@@ -47,19 +47,18 @@ pub async fn exec(args: FetchArgs, printer: &Printer) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-fn read_lock(path: &Path) -> anyhow::Result<Lock> {
-    match Lock::read(path) {
-        Ok(lock) => Ok(lock),
-        Err(LockError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Err(rejected(anyhow::anyhow!(
-                "lock file `{}` does not exist\n\nhint: create it with `offline-build resolve`, \
-                 or name it with --lock",
-                path.display()
-            )))
+/// Reads and validates the lock, printing the warnings PEP 751 asks readers to give. Exit 1 when
+/// the lock is at fault (missing, malformed, invalid; its message ends with a hint), else 2.
+fn read_lock(path: &Path, printer: &Printer) -> anyhow::Result<Lock> {
+    match Lock::read_with_warnings(path) {
+        Ok((lock, warnings)) => {
+            for warning in warnings {
+                printer.warn(warning.to_string());
+            }
+            Ok(lock)
         }
-        // Every other lock error is the lock's content (or its file), and its message already
-        // ends with a hint.
-        Err(err) => Err(rejected(err)),
+        Err(err) if err.is_input_error() => Err(rejected(err)),
+        Err(err) => Err(err.into()),
     }
 }
 
