@@ -297,10 +297,17 @@ pub async fn create(
     {
         // The old image lost its tag to the new one; a container may still use it, so this is
         // best effort.
-        let _ = sandbox
+        let removed = sandbox
             .docker
             .remove_image(&old.id, None::<RemoveImageOptions>, None)
             .await;
+        if removed.is_err() {
+            reporter.on_step(&format!(
+                "The previous image `{}` is still in use and was kept; remove it later with \
+                 `docker image rm {}`",
+                old.id, old.id
+            ));
+        }
     }
     reporter.on_step(&format!(
         "Created `{DEFAULT_IMAGE}` (layer {})",
