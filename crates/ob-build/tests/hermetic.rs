@@ -129,7 +129,16 @@ async fn builds_the_fixture_graph_from_our_own_wheels_only() {
     );
 
     // Compiled code records the fixed /usr/src path, never the temporary one.
-    let library = read_member_bytes(&project, "cspeed", "cspeed/_speed.so");
+    // (A CPython extension module, compiled against the image's Python.h.)
+    assert_eq!(
+        entry(&report, "cspeed").wheel.as_deref(),
+        Some("cspeed-1.0-cp313-cp313-linux_x86_64.whl")
+    );
+    let library = read_member_bytes(
+        &project,
+        "cspeed",
+        "cspeed/_speed.cpython-313-x86_64-linux-gnu.so",
+    );
     assert!(contains(&library, b"/usr/src/cspeed-1.0/src/speed.c"));
     assert!(!contains(&library, b"/tmp/src"));
 
