@@ -152,6 +152,15 @@ fn fetch_then_offline_check_then_repair() {
     let output = project.run(&["--offline", "--json"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stderr(&output);
+    // The digests are those of the seeded test bytes, so the report is stable as a whole.
+    insta::assert_snapshot!(text, @r"
+    missing: gamma-1.0.tar.gz
+    wrong:   beta-1.0.tar.gz (sha256 f5f7b5aae0d2716fa62b5cdb81a6c92bc35ef10731a359b2ae72638a01e1fd83, the lock says 118d2639809e425390b34d835227db622ca550306a1397fe57884e32b823f4b5)
+    extra:   stray-2.0.tar.gz (not in the lock)
+    error: the wheelhouse `wheelhouse` does not match the lock: 1 missing, 1 wrong
+
+    hint: run `offline-build fetch` with network to download and replace them
+    ");
     assert!(text.contains("missing: gamma-1.0.tar.gz"), "{text}");
     assert!(text.contains("wrong:   beta-1.0.tar.gz (sha256 "), "{text}");
     assert!(text.contains("extra:   stray-2.0.tar.gz"), "{text}");
