@@ -128,7 +128,10 @@ pub async fn fetch(
         let wheelhouse = wheelhouse.clone();
         let planned = Arc::clone(&planned);
         let threads = hashing_threads();
-        blocking(move || wheelhouse::check_all(&wheelhouse, &planned, threads)).await??
+        blocking(&options.wheelhouse, move || {
+            wheelhouse::check_all(&wheelhouse, &planned, threads)
+        })
+        .await??
     };
     let mut summary = FetchSummary::default();
     let mut to_fetch: Vec<(usize, &Planned)> = Vec::new();
@@ -167,7 +170,7 @@ pub async fn fetch(
                         let owned_entry = entry.clone();
                         let owned_wheelhouse = wheelhouse.clone();
                         reporter.on_download_start(&entry.filename, entry.size);
-                        let copied = blocking(move || {
+                        let copied = blocking(wheelhouse, move || {
                             download::copy_local(&owned_entry, &source_path, &owned_wheelhouse)
                         })
                         .await
@@ -276,15 +279,16 @@ fn remove_wrong(path: &Path) -> Result<(), FetchError> {
     })
 }
 
-/// Runs blocking work off the async threads.
+/// Runs blocking work on `wheelhouse` off the async threads.
 async fn blocking<T: Send + 'static>(
+    wheelhouse: &Path,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, FetchError> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|join| FetchError::Io {
-            action: "run a blocking task for",
-            path: PathBuf::from("the wheelhouse"),
+            action: "finish work in",
+            path: wheelhouse.to_owned(),
             source: std::io::Error::other(join),
         })
 }
