@@ -401,3 +401,36 @@ fn ctrl_c_mid_download_exits_2_and_keeps_only_the_partial_file() {
     assert!(!project.wheelhouse().join("alpha-1.0.tar.gz").exists());
     assert!(partial.exists());
 }
+
+#[test]
+fn credentials_from_pip_index_url_are_sent_and_never_printed() {
+    let project = Project::new();
+    let good = bytes(13, 2_000);
+    project.write_lock(&[("alpha", &good)]);
+    project
+        .server
+        .always("alpha-1.0.tar.gz", Behaviour::Status(401));
+    let index = project
+        .server
+        .url("/simple/")
+        .replace("http://", "http://alice:s3cret-pw@");
+    let output = project
+        .command(&[])
+        .env("PIP_INDEX_URL", index)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let seen = project.server.seen("alpha-1.0.tar.gz");
+    // "alice:s3cret-pw" in base64.
+    assert_eq!(
+        seen[0].authorization.as_deref(),
+        Some("Basic YWxpY2U6czNjcmV0LXB3")
+    );
+    let text = stderr(&output);
+    assert!(text.contains("HTTP status 401"), "{text}");
+    assert!(text.contains("netrc"), "{text}");
+    assert!(
+        !text.contains("s3cret") && !text.contains("YWxpY2U6czNjcmV0LXB3"),
+        "{text}"
+    );
+}
