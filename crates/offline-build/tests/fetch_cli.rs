@@ -434,3 +434,37 @@ fn credentials_from_pip_index_url_are_sent_and_never_printed() {
         "{text}"
     );
 }
+
+/// HTTPS_PROXY is honoured: the download goes to the proxy as a `CONNECT`. The proxy is the
+/// test's own loopback server, which refuses the tunnel, so nothing leaves this machine.
+#[test]
+fn https_proxy_from_the_environment_is_used() {
+    let project = Project::new();
+    let good = bytes(14, 2_000);
+    let lock = project.write_lock(&[("alpha", &good)]);
+    let url = lock.packages[0].sdist.url.clone().unwrap();
+    let text = std::fs::read_to_string(project.lock_path()).unwrap();
+    std::fs::write(
+        project.lock_path(),
+        text.replace(&url, "https://files.example.invalid/alpha-1.0.tar.gz"),
+    )
+    .unwrap();
+    let proxy = TestServer::start();
+    let output = project
+        .command(&["--timeout", "5"])
+        .env("HTTPS_PROXY", proxy.url(""))
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let targets = proxy.targets();
+    assert!(
+        !targets.is_empty()
+            && targets
+                .iter()
+                .all(|target| target == "files.example.invalid:443"),
+        "{targets:?}"
+    );
+    assert!(!project.wheelhouse().join("alpha-1.0.tar.gz").exists());
+}

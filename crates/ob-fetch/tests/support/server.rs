@@ -107,6 +107,12 @@ impl TestServer {
             .insert(format!("/files/{name}"), behaviour);
     }
 
+    /// The request targets seen, in order (`/files/<name>`, or `host:port` for a `CONNECT`).
+    pub fn targets(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        state.seen.iter().map(|seen| seen.path.clone()).collect()
+    }
+
     /// The requests seen for `/files/<name>`.
     pub fn seen(&self, name: &str) -> Vec<Seen> {
         let path = format!("/files/{name}");
