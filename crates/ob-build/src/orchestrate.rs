@@ -104,6 +104,7 @@ pub async fn build(
         lock,
         options,
         sandbox,
+        image: image.clone(),
         image_id: info.id.clone(),
         image_digest: info.digest.clone(),
         source_date_epoch,
@@ -220,6 +221,8 @@ struct Context<'a> {
     lock: &'a Lock,
     options: &'a BuildOptions,
     sandbox: Sandbox,
+    /// The image reference, for the report.
+    image: String,
     /// The image ID, fixed for the whole run, so a re-tag in the middle changes nothing.
     image_id: String,
     image_digest: String,
@@ -336,6 +339,11 @@ impl Context<'_> {
             self.reporter.on_package_done(&report, &tail);
             let failed = !report.status.has_wheel();
             reports[i] = Some(report);
+            // Record every finished package at once: if the run is interrupted, the next one
+            // finds these wheels up to date instead of building them again.
+            if let Err(err) = self.checkpoint(&reports, previous) {
+                fatal.get_or_insert(err);
+            }
             if failed {
                 for dependant in graph.transitive_dependants(i) {
                     if started[dependant] {
@@ -367,6 +375,42 @@ impl Context<'_> {
             })
             .collect();
         (reports, fatal)
+    }
+
+    /// Writes the report of the packages finished so far, keeping the previous report's
+    /// entries for packages not reached yet (their wheels are still in the output directory).
+    fn checkpoint(
+        &self,
+        reports: &[Option<PackageReport>],
+        previous: Option<&BuildReport>,
+    ) -> Result<(), BuildError> {
+        let packages = self
+            .lock
+            .packages
+            .iter()
+            .zip(reports)
+            .filter_map(|(package, report)| {
+                report.clone().or_else(|| {
+                    previous?
+                        .packages
+                        .iter()
+                        .find(|entry| {
+                            entry.name == package.name && entry.version == package.version
+                        })
+                        .cloned()
+                })
+            })
+            .collect();
+        BuildReport {
+            report_version: REPORT_VERSION,
+            image: self.image.clone(),
+            image_digest: self.image_digest.clone(),
+            source_date_epoch: self.source_date_epoch,
+            settings_digest: self.settings_digest.clone(),
+            packages,
+            verify_install: None,
+        }
+        .write(&self.options.out)
     }
 
     /// The wheels package `i` gets in its build environment: exactly its locked build-requires.

@@ -544,3 +544,70 @@ fn leftover_containers(label: &str) -> String {
         .unwrap();
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
+
+/// Interrupting a build (dropping it, as Ctrl-C does) removes its container, and what was
+/// finished before is found up to date by the next run: the report is written after every
+/// package, not only at the end.
+#[tokio::test]
+async fn an_interrupted_build_leaves_no_container_and_keeps_finished_wheels() {
+    // A copy of slowpoke under its own name, so that the timeout test's container (same
+    // fixture, run in parallel) cannot be mistaken for this one. Pinning greet in its build
+    // environment makes it start only after greet is built.
+    const HANGS: Fixture = fixture("hangs", &["minibackend", "greet"]);
+    struct StartsOf(&'static str, std::sync::Arc<tokio::sync::Notify>);
+    impl ob_build::Reporter for StartsOf {
+        fn on_package_start(&self, name: &str, _version: &str) {
+            if name == self.0 {
+                self.1.notify_one();
+            }
+        }
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let tree = copy_fixture("slowpoke", scratch.path());
+    let pyproject = fs_err::read_to_string(tree.join("pyproject.toml")).unwrap();
+    fs_err::write(
+        tree.join("pyproject.toml"),
+        pyproject.replace("name = \"slowpoke\"", "name = \"hangs\""),
+    )
+    .unwrap();
+    let mut project = Project::with_sources(&[MINIBACKEND, GREET, HANGS], &[("hangs", &tree)]);
+    let options = project.options();
+    let started = std::sync::Arc::new(tokio::sync::Notify::new());
+    let reporter = StartsOf("hangs", started.clone());
+    {
+        let building = build(&project.lock, &options, &reporter);
+        tokio::pin!(building);
+        tokio::select! {
+            result = &mut building => panic!("hangs finished: {result:?}"),
+            () = started.notified() => {}
+        }
+        // Keep the build going until its container exists (the positive control), then drop
+        // the build as Ctrl-C does.
+        let mut seen = false;
+        for _ in 0..120 {
+            if tokio::time::timeout(std::time::Duration::from_millis(500), &mut building)
+                .await
+                .is_ok()
+            {
+                panic!("the build ended while `hangs` hangs");
+            }
+            if !leftover_containers("build:hangs-1.0").is_empty() {
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen, "the container of `hangs` never appeared");
+    } // The build future is dropped here.
+    ob_sandbox::settle_cleanups().await;
+    assert_eq!(leftover_containers("build:hangs-1.0"), "");
+
+    project
+        .lock
+        .packages
+        .retain(|package| package.name != "hangs");
+    let again = build(&project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+    assert_eq!(entry(&again, "minibackend").status, PackageStatus::UpToDate);
+    assert_eq!(entry(&again, "greet").status, PackageStatus::UpToDate);
+}

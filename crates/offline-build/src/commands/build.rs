@@ -14,8 +14,7 @@ use crate::printer::Printer;
 
 pub async fn exec(args: BuildArgs, printer: &Printer) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    // Lock errors carry their own `hint:` line.
-    let lock = Lock::read(&args.lock.lock).map_err(rejected)?;
+    let lock = read_lock(&args.lock.lock, printer)?;
     let mut options = BuildOptions::new(&args.wheelhouse, &args.out);
     options.image = args.image.image.clone();
     if let Some(jobs) = args.jobs {
@@ -26,11 +25,19 @@ pub async fn exec(args: BuildArgs, printer: &Printer) -> anyhow::Result<Exit> {
     options.verify_install = args.verify_install;
 
     let reporter = BarReporter::new(printer, &args.out);
-    let result = ob_build::build(&lock, &options, &reporter).await;
+    // On Ctrl-C or SIGTERM the build is dropped, which removes its containers; wheels already
+    // in the output directory stay, and the next run finds them up to date.
+    let result = ob_sandbox::until_interrupted(ob_build::build(&lock, &options, &reporter)).await;
     reporter.bar.finish_and_clear();
     let report = match result {
-        Ok(report) => report,
-        Err(err) => {
+        Err(interrupted) => {
+            return Err(anyhow::Error::new(interrupted).context(
+                "build interrupted; its containers were removed, and wheels already built are \
+                 kept for the next run",
+            ));
+        }
+        Ok(Ok(report)) => report,
+        Ok(Err(err)) => {
             let hint = err.hint();
             let rejection = err.is_rejection();
             let err = anyhow::Error::new(Hinted::new(err, hint));
@@ -49,6 +56,21 @@ pub async fn exec(args: BuildArgs, printer: &Printer) -> anyhow::Result<Exit> {
     } else {
         Exit::Failure
     })
+}
+
+/// Reads and validates the lock, printing the warnings PEP 751 asks readers to give. Exit 1 when
+/// the lock is at fault (its message ends with a hint), else 2.
+fn read_lock(path: &std::path::Path, printer: &Printer) -> anyhow::Result<Lock> {
+    match Lock::read_with_warnings(path) {
+        Ok((lock, warnings)) => {
+            for warning in warnings {
+                printer.warn(warning.to_string());
+            }
+            Ok(lock)
+        }
+        Err(err) if err.is_input_error() => Err(rejected(err)),
+        Err(err) => Err(err.into()),
+    }
 }
 
 fn print_summary(report: &BuildReport, args: &BuildArgs, printer: &Printer, elapsed: Duration) {
