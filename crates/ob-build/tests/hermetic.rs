@@ -16,6 +16,20 @@ use support::*;
 async fn builds_the_fixture_graph_from_our_own_wheels_only() {
     const ENVPROBE: Fixture = fixture("envprobe", &["minibackend", "greet"]);
     let project = Project::new(&[MINIBACKEND, GREET, CSPEED, LAYERED, ENVPROBE]);
+    // Wheels planted where a careless tool would pick them up: beside the sdists, and in the
+    // output directory before any build (no report vouches for it). Neither may be used.
+    let planted = b"PK planted, not built by us";
+    fs_err::write(
+        project.wheelhouse.join("greet-1.0-py3-none-any.whl"),
+        planted,
+    )
+    .unwrap();
+    fs_err::create_dir_all(&project.out).unwrap();
+    fs_err::write(
+        project.out.join("minibackend-1.0-py3-none-any.whl"),
+        planted,
+    )
+    .unwrap();
     let mut options = project.options();
     options.check_reproducible = true;
     options.verify_install = true;
@@ -36,6 +50,18 @@ async fn builds_the_fixture_graph_from_our_own_wheels_only() {
             "{} differs: {:?}",
             package.name, reproducible.differences
         );
+    }
+    let planted_sha256 =
+        ob_testkit::sdist::sha256_file(&project.wheelhouse.join("greet-1.0-py3-none-any.whl"))
+            .unwrap();
+    for package in &report.packages {
+        for used in &package.build_requires {
+            assert_ne!(
+                used.sha256, planted_sha256,
+                "{} used a planted wheel",
+                package.name
+            );
+        }
     }
     // The build environment holds exactly the pinned build requirements, from this run.
     let layered = entry(&report, "layered");
