@@ -192,6 +192,37 @@ async fn builds_the_fixture_graph_from_our_own_wheels_only() {
     );
 }
 
+/// A wheel that differs on a second build is reported with the entries that differ, and the
+/// build does not count as a success.
+#[tokio::test]
+async fn a_wheel_that_differs_on_a_second_build_is_reported() {
+    const JITTER: Fixture = fixture("jitter", &["minibackend"]);
+    let project = Project::new(&[MINIBACKEND, JITTER]);
+    let mut options = project.options();
+    options.check_reproducible = true;
+    let report = build(&project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+    let jitter = entry(&report, "jitter").reproducible.as_ref().unwrap();
+    assert!(!jitter.identical);
+    assert_eq!(
+        jitter.differences,
+        vec![
+            "changed jitter-1.0.dist-info/RECORD".to_owned(),
+            "changed jitter/stamp.txt".to_owned()
+        ]
+    );
+    assert!(project.out.join(&jitter.log).is_file());
+    assert!(
+        entry(&report, "minibackend")
+            .reproducible
+            .as_ref()
+            .unwrap()
+            .identical
+    );
+    assert!(!report.succeeded());
+}
+
 /// Unchanged inputs are not rebuilt; a changed sdist rebuilds that package and its dependants.
 #[tokio::test]
 async fn rebuilds_only_what_changed() {
