@@ -18,6 +18,21 @@ lint:
 ci:
     bash .ci/run
 
-# Benchmarks against the obvious alternatives, side by side (needs the real package index).
-bench:
-    @echo "see docs/benchmarks.md for each stage's benchmark command"
+# Every stage's benchmark against the obvious alternative, side by side (needs the real index; slow).
+bench: bench-sandbox bench-fetch bench-build bench-resolve
+
+# Container start-to-removal overhead: Sandbox::run against `docker run --rm` with the same flags.
+bench-sandbox:
+    cargo run --release -p ob-sandbox --example bench_run -- 30
+
+# fetch of the requests closure against 8 parallel curl and pip download; warm no-op over 30 files.
+bench-fetch:
+    python3 crates/ob-fetch/benches/bench-fetch.py
+
+# build of the requests closure against `pip wheel --no-binary :all:` offline; no-op rebuild.
+bench-build:
+    python3 crates/ob-build/bench/requests_closure.py --runs 3
+
+# resolve of requests against `pip wheel --no-binary :all:` through the same proxy.
+bench-resolve:
+    cargo run --release -p ob-resolve --example bench_resolve -- requests 3
