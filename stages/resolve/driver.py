@@ -15,6 +15,8 @@ crates/ob-resolve/src/driver.rs.
 """
 
 import concurrent.futures
+import hashlib
+import http.server
 import json
 import os
 import re
@@ -23,8 +25,10 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import threading
 import tomllib
 import traceback
+import urllib.error
 import urllib.request
 import zipfile
 
@@ -68,6 +72,79 @@ def network_attempts():
         return []
 
 
+class MetadataIndex:
+    """A loopback index in front of the proxy that adds PEP 658 `core-metadata` for every sdist
+    whose metadata an earlier pip run already prepared, so later resolver rounds do not build
+    that metadata again (pip's --dry-run then needs no sdist). Files are forwarded untouched."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        origin = urllib.request.urlparse(upstream)
+        self.origin = f"{origin.scheme}://{origin.netloc}"
+        self.metadata = {}  # sdist file name -> METADATA bytes
+        index = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                try:
+                    index.answer(self)
+                except Exception as error:  # a broken answer must not kill the server
+                    self.send_error(502, str(error))
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/simple/"
+
+    def add(self, filename, metadata):
+        lines = [f"Metadata-Version: {metadata.get('metadata_version', '2.1')}",
+                 f"Name: {metadata['name']}", f"Version: {metadata['version']}"]
+        if metadata.get("requires_python"):
+            lines.append(f"Requires-Python: {metadata['requires_python']}")
+        lines += [f"Provides-Extra: {extra}" for extra in metadata.get("provides_extra") or []]
+        lines += [f"Requires-Dist: {requirement}" for requirement in metadata.get("requires_dist") or []]
+        self.metadata[filename] = ("\n".join(lines) + "\n").encode()
+
+    def answer(self, request):
+        path = request.path.split("?", 1)[0]
+        if path.startswith("/files/") and path.endswith(".metadata"):
+            filename = urllib.request.unquote(path[: -len(".metadata")].rsplit("/", 1)[-1])
+            body = self.metadata.get(filename)
+            if body is None:
+                request.send_error(404)
+                return
+            return self.send(request, 200, "application/octet-stream", body)
+        upstream = urllib.request.Request(self.origin + path, headers={
+            "Accept": request.headers.get("Accept", "*/*")})
+        try:
+            response = urllib.request.urlopen(upstream, timeout=600)
+        except urllib.error.HTTPError as error:
+            return self.send(request, error.code, "text/plain", error.read())
+        with response:
+            body = response.read()
+            content_type = response.headers.get("Content-Type", "application/octet-stream")
+        if path.startswith("/simple/") and "json" in content_type:
+            page = json.loads(body)
+            for file in page.get("files", []):
+                known = self.metadata.get(file["filename"])
+                if known is not None:
+                    digest = {"sha256": hashlib.sha256(known).hexdigest()}
+                    file["core-metadata"] = digest
+                    file["data-dist-info-metadata"] = digest
+            body = json.dumps(page).encode()
+        self.send(request, 200, content_type, body)
+
+    @staticmethod
+    def send(request, status, content_type, body):
+        request.send_response(status)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+
 class Driver:
     def __init__(self, job):
         self.job = job
@@ -95,6 +172,9 @@ class Driver:
             "PIP_PROGRESS_BAR": "off",
             "PIP_RETRIES": "0",
         }
+        # pip talks to the proxy through the metadata index (loopback, so plain http is fine).
+        self.metadata_index = MetadataIndex(job["index_url"])
+        self.env["PIP_INDEX_URL"] = self.metadata_index.url
         self.requirements = list(job["requirements"])
         self.constraints = list(job["constraints"])
         # name -> {"version", "url", "requires_dist", "requires_python", "build_requires": [str]}
@@ -352,6 +432,8 @@ class Driver:
             for item in installs:
                 metadata = item["metadata"]
                 name = canonicalize_name(metadata["name"])
+                self.metadata_index.add(
+                    urllib.request.unquote(item["download_info"]["url"].rsplit("/", 1)[-1]), metadata)
                 self.packages[name] = {
                     "version": metadata["version"],
                     "url": item["download_info"]["url"],
