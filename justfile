@@ -36,3 +36,8 @@ bench-build:
 # resolve of requests against `pip wheel --no-binary :all:` through the same proxy.
 bench-resolve:
     cargo run --release -p ob-resolve --example bench_resolve -- requests 3
+
+# Fuzz the lockfile, requirements and index page parsers and the wheel validator for minutes
+# (proptest on stable; CASES per target, default 200000). Prints executions per target.
+fuzz CASES="200000":
+    OB_FUZZ_CASES={{CASES}} cargo test --release -p ob-adversarial --test fuzz_lock --test fuzz_wheel --test fuzz_requirements --test fuzz_index -- --nocapture --test-threads 2

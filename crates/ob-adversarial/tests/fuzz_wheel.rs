@@ -1,0 +1,391 @@
+//! Fuzzing the wheel validator (`ob_build::wheel::check_wheel`): generated wheels with escaping
+//! names, symlinks, directories, duplicate and unlisted entries and RECORDs that lie, then
+//! byte-level damage on top. Property: it never panics or hangs, and every wheel it accepts is
+//! sound by an independent check written here (paths stay inside, no links, RECORD hashes and
+//! sizes hold for every file).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use base64::Engine;
+use ob_build::wheel::check_wheel;
+use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
+use sha2::{Digest, Sha256};
+use support::fuzz::{Tally, bounded, config};
+
+const RECORD: &str = "greet-1.0.dist-info/RECORD";
+
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
+    data: Vec<u8>,
+    symlink: bool,
+    directory: bool,
+    deflate: bool,
+}
+
+#[derive(Debug, Clone)]
+enum RecordLie {
+    Honest,
+    WrongHash(usize),
+    WrongSize(usize),
+    Drop(usize),
+    Phantom(String),
+    NotSha256(usize),
+    Duplicate(usize),
+    Raw(String),
+}
+
+#[derive(Debug, Clone)]
+struct Wheel {
+    filename: String,
+    entries: Vec<Entry>,
+    lie: RecordLie,
+    /// (offset, xor) byte flips applied to the finished zip.
+    flips: Vec<(usize, u8)>,
+    truncate: Option<usize>,
+}
+
+fn entry_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => Just("greet/__init__.py".to_owned()),
+        4 => Just("greet/core.py".to_owned()),
+        2 => Just("greet-1.0.dist-info/METADATA".to_owned()),
+        1 => Just("greet-1.0.dist-info/RECORD.jws".to_owned()),
+        1 => Just("greet-1.0.data/scripts/run".to_owned()),
+        1 => Just("../evil.py".to_owned()),
+        1 => Just("greet/../../evil.py".to_owned()),
+        1 => Just("/etc/evil.py".to_owned()),
+        1 => Just("C:/evil.py".to_owned()),
+        1 => Just("greet\\..\\evil.py".to_owned()),
+        1 => Just("greet/./x.py".to_owned()),
+        1 => Just("greet//x.py".to_owned()),
+        1 => Just("greet/a,b\"c.py".to_owned()),
+        1 => Just("greet/..".to_owned()),
+        1 => Just(String::new()),
+        2 => "[a-z./]{1,16}",
+        1 => "\\PC{1,8}",
+    ]
+}
+
+fn entry() -> impl Strategy<Value = Entry> {
+    (
+        entry_name(),
+        prop_oneof![
+            Just(Vec::new()),
+            prop::collection::vec(any::<u8>(), 0..64),
+            Just(b"x = 1\n".to_vec())
+        ],
+        prop::bool::weighted(0.1),
+        prop::bool::weighted(0.1),
+        any::<bool>(),
+    )
+        .prop_map(|(name, data, symlink, directory, deflate)| Entry {
+            name,
+            data,
+            symlink,
+            directory,
+            deflate,
+        })
+}
+
+fn lie() -> impl Strategy<Value = RecordLie> {
+    prop_oneof![
+        6 => Just(RecordLie::Honest),
+        1 => any::<usize>().prop_map(RecordLie::WrongHash),
+        1 => any::<usize>().prop_map(RecordLie::WrongSize),
+        1 => any::<usize>().prop_map(RecordLie::Drop),
+        1 => entry_name().prop_map(RecordLie::Phantom),
+        1 => any::<usize>().prop_map(RecordLie::NotSha256),
+        1 => any::<usize>().prop_map(RecordLie::Duplicate),
+        1 => "[ -~\n]{0,80}".prop_map(RecordLie::Raw),
+    ]
+}
+
+fn wheel() -> impl Strategy<Value = Wheel> {
+    (
+        prop_oneof![
+            8 => Just("greet-1.0-py3-none-any.whl".to_owned()),
+            1 => Just("greet-2.0-py3-none-any.whl".to_owned()),
+            1 => Just("Greet-1.0-1-cp313-cp313-linux_x86_64.whl".to_owned()),
+            1 => Just("other-1.0-py3-none-any.whl".to_owned()),
+            1 => Just("greet-1.0.tar.gz".to_owned()),
+            1 => "[a-z0-9.-]{1,30}",
+        ],
+        prop::collection::vec(entry(), 0..6),
+        lie(),
+        prop_oneof![
+            4 => Just(Vec::new()),
+            1 => prop::collection::vec((any::<usize>(), 1..=255u8), 1..4),
+        ],
+        prop_oneof![6 => Just(None), 1 => any::<usize>().prop_map(Some)],
+    )
+        .prop_map(|(filename, entries, lie, flips, truncate)| Wheel {
+            filename,
+            entries,
+            lie,
+            flips,
+            truncate,
+        })
+}
+
+fn digest(data: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(data))
+}
+
+fn csv(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
+}
+
+fn record_text(wheel: &Wheel) -> String {
+    let files: Vec<&Entry> = wheel
+        .entries
+        .iter()
+        .filter(|entry| !entry.directory)
+        .collect();
+    let mut lines: Vec<String> = files
+        .iter()
+        .map(|entry| {
+            format!(
+                "{},sha256={},{}",
+                csv(&entry.name),
+                digest(&entry.data),
+                entry.data.len()
+            )
+        })
+        .collect();
+    let pick = |index: &usize| (!lines.is_empty()).then(|| index % lines.len());
+    match &wheel.lie {
+        RecordLie::Honest => {}
+        RecordLie::WrongHash(index) => {
+            if let Some(at) = pick(index) {
+                lines[at] = format!(
+                    "{},sha256={},{}",
+                    csv(&files[at].name),
+                    digest(b"lie"),
+                    files[at].data.len()
+                );
+            }
+        }
+        RecordLie::WrongSize(index) => {
+            if let Some(at) = pick(index) {
+                lines[at] = format!(
+                    "{},sha256={},{}",
+                    csv(&files[at].name),
+                    digest(&files[at].data),
+                    files[at].data.len() + 1
+                );
+            }
+        }
+        RecordLie::Drop(index) => {
+            if let Some(at) = pick(index) {
+                lines.remove(at);
+            }
+        }
+        RecordLie::Phantom(name) => lines.push(format!("{},sha256={},0", csv(name), digest(b""))),
+        RecordLie::NotSha256(index) => {
+            if let Some(at) = pick(index) {
+                lines[at] = format!("{},md5=abc,{}", csv(&files[at].name), files[at].data.len());
+            }
+        }
+        RecordLie::Duplicate(index) => {
+            if let Some(at) = pick(index) {
+                lines.push(lines[at].clone());
+            }
+        }
+        RecordLie::Raw(text) => lines.push(text.clone()),
+    }
+    lines.push(format!("{RECORD},,"));
+    lines.join("\n")
+}
+
+/// Writes the wheel; `None` when the zip writer itself refuses the shape (e.g. a duplicate).
+fn write_wheel(dir: &Path, wheel: &Wheel) -> Option<std::path::PathBuf> {
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    {
+        let mut writer = zip::ZipWriter::new(&mut buffer);
+        for entry in &wheel.entries {
+            let method = if entry.deflate {
+                zip::CompressionMethod::Deflated
+            } else {
+                zip::CompressionMethod::Stored
+            };
+            let options = zip::write::SimpleFileOptions::default().compression_method(method);
+            if entry.symlink {
+                writer
+                    .add_symlink(&entry.name, "/etc/passwd", options)
+                    .ok()?;
+            } else if entry.directory {
+                writer.add_directory(&entry.name, options).ok()?;
+            } else {
+                writer.start_file(&entry.name, options).ok()?;
+                writer.write_all(&entry.data).ok()?;
+            }
+        }
+        writer
+            .start_file(RECORD, zip::write::SimpleFileOptions::default())
+            .ok()?;
+        writer.write_all(record_text(wheel).as_bytes()).ok()?;
+        writer.finish().ok()?;
+    }
+    let mut bytes = buffer.into_inner();
+    for (offset, xor) in &wheel.flips {
+        let len = bytes.len();
+        bytes[offset % len] ^= xor;
+    }
+    if let Some(keep) = wheel.truncate {
+        bytes.truncate(keep % (bytes.len() + 1));
+    }
+    let path = dir.join(&wheel.filename);
+    std::fs::write(&path, bytes).ok()?;
+    Some(path)
+}
+
+/// The independent soundness check for an accepted wheel: what an installer would need to
+/// trust it. Written without looking at the validator's code paths.
+fn assert_sound(path: &Path, wheel: &Wheel) {
+    let filename = path.file_name().unwrap().to_str().unwrap();
+    assert!(
+        filename.starts_with("greet-1.0-") || filename.starts_with("Greet-1.0-"),
+        "accepted a wheel named {filename}: {wheel:?}"
+    );
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).unwrap();
+        let name = entry.name().to_owned();
+        assert!(
+            !entry.is_symlink(),
+            "accepted a symlink `{name}`: {wheel:?}"
+        );
+        let raw = entry.name_raw().to_vec();
+        assert!(!raw.contains(&0), "NUL in `{name}`");
+        assert!(
+            !name.starts_with('/') && !name.contains('\\'),
+            "accepted `{name}`: {wheel:?}"
+        );
+        assert!(
+            !name.split('/').any(|part| part == ".."),
+            "accepted `{name}`: {wheel:?}"
+        );
+        // The name as a path stays below the install directory.
+        let mut depth = 0i32;
+        for component in Path::new(&name).components() {
+            match component {
+                std::path::Component::Normal(_) => depth += 1,
+                std::path::Component::CurDir => {}
+                other => panic!("accepted `{name}` with {other:?}: {wheel:?}"),
+            }
+        }
+        assert!(depth >= 0);
+        if entry.is_dir() {
+            continue;
+        }
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        assert!(
+            contents.insert(name.clone(), data).is_none(),
+            "twice: {name}"
+        );
+    }
+    let record = String::from_utf8(contents[RECORD].clone()).unwrap();
+    let mut listed = BTreeMap::new();
+    for line in record.lines().filter(|line| !line.trim().is_empty()) {
+        // Names with commas or quotes are quoted; the two last fields never are.
+        let (rest, size) = line.rsplit_once(',').unwrap();
+        let (name, hash) = rest.rsplit_once(',').unwrap();
+        let name = if let Some(inner) = name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+            inner.replace("\"\"", "\"")
+        } else {
+            name.to_owned()
+        };
+        listed.insert(name, (hash.to_owned(), size.to_owned()));
+    }
+    for (name, data) in &contents {
+        let (hash, size) = listed
+            .get(name)
+            .unwrap_or_else(|| panic!("accepted with `{name}` not in RECORD: {wheel:?}"));
+        if name == RECORD || name.ends_with("/RECORD.jws") || name.ends_with("/RECORD.p7s") {
+            continue;
+        }
+        assert_eq!(
+            hash,
+            &format!("sha256={}", digest(data)),
+            "{name}: {wheel:?}"
+        );
+        assert!(
+            size.is_empty() || size == &data.len().to_string(),
+            "{name}: {wheel:?}"
+        );
+    }
+}
+
+static TALLY: Tally = Tally::new("wheel");
+
+#[test]
+fn generated_and_damaged_wheels_never_panic_and_what_is_accepted_is_sound() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_owned();
+    let mut runner = TestRunner::new(config(400));
+    let counter = std::sync::atomic::AtomicU64::new(0);
+    runner
+        .run(&wheel(), |wheel| {
+            let case = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let case_dir = root.join(case.to_string());
+            std::fs::create_dir(&case_dir).unwrap();
+            let Some(path) = write_wheel(&case_dir, &wheel) else {
+                std::fs::remove_dir_all(&case_dir).unwrap();
+                return Ok(());
+            };
+            let checked_path = path.clone();
+            let result = bounded("check_wheel", move || {
+                check_wheel(&checked_path, "greet", "1.0")
+            });
+            if result.is_ok() {
+                assert_sound(&path, &wheel);
+            }
+            TALLY.record(result.is_ok());
+            std::fs::remove_dir_all(&case_dir).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    let (executions, accepted) = TALLY.report();
+    // Both sides must be reached, or the generator has drifted and proves nothing.
+    assert!(
+        accepted > 0 && accepted < executions,
+        "{accepted} of {executions}"
+    );
+}
+
+/// A 64 MiB entry of zeros (64 KiB deflated) with an honest RECORD: the validator reads it
+/// through and accepts it; the ratio alone is no reason to refuse.
+#[test]
+fn a_highly_compressed_entry_within_limits_is_read_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("greet-1.0-py3-none-any.whl");
+    let zeros = vec![0u8; 64 << 20];
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    writer.start_file("greet/zeros.bin", options).unwrap();
+    writer.write_all(&zeros).unwrap();
+    writer.start_file(RECORD, options).unwrap();
+    write!(
+        writer,
+        "greet/zeros.bin,sha256={},{}\n{RECORD},,\n",
+        digest(&zeros),
+        zeros.len()
+    )
+    .unwrap();
+    writer.finish().unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() < 1 << 20);
+    check_wheel(&path, "greet", "1.0").unwrap();
+}
