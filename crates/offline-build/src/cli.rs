@@ -153,22 +153,34 @@ pub struct BuildArgs {
     pub json: bool,
 }
 
+/// Runs CMD in the runtime image (assembled from the lock and the built wheels on first use).
+///
+/// The program's stdout and stderr are passed through line by line and its exit code becomes
+/// ours; if offline-build itself fails before the program starts, it exits 1 (bad input) or 2
+/// (environment), as every command does.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub lock: LockArg,
-    /// Directory holding the built wheels.
+    /// Directory holding the built wheels and build-report.json.
     #[arg(long, default_value = "dist", value_name = "DIR")]
     pub out: PathBuf,
     /// Mount HOST read-only at CONTAINER (repeatable).
     #[arg(long, value_name = "HOST:CONTAINER")]
     pub data: Vec<String>,
-    /// The one writable mount; snapshotted before each run.
+    /// The one writable mount (created if missing); snapshotted before each run. Also the
+    /// working directory.
     #[arg(long, value_name = "HOST:CONTAINER")]
     pub results: Option<String>,
     /// Docker network to attach; the default is no network at all.
     #[arg(long, value_name = "NAME")]
     pub network: Option<String>,
+    /// Snapshots of the results directory to keep (oldest dropped after each run); 0 takes none.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub keep: usize,
+    /// Wall-clock limit in seconds; the program is killed when it is reached.
+    #[arg(long, default_value_t = 86400, value_name = "SECONDS")]
+    pub timeout: u64,
     /// The program and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -181,8 +193,12 @@ pub enum SnapshotsCommand {
         /// The results directory.
         #[arg(long, value_name = "DIR")]
         results: PathBuf,
+        /// Print JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
-    /// Restore a results directory from a snapshot (default: the newest).
+    /// Restore a results directory from a snapshot (default: the newest): contents, modes,
+    /// additions and deletions.
     Restore {
         /// The results directory.
         #[arg(long, value_name = "DIR")]
@@ -200,9 +216,17 @@ pub enum ImageCommand {
     Show(ImageShowArgs),
     /// Assemble the runtime image: the builder image plus the built wheels.
     Assemble {
-        /// Name the assembled image.
+        #[command(flatten)]
+        lock: LockArg,
+        /// Directory holding the built wheels and build-report.json.
+        #[arg(long, default_value = "dist", value_name = "DIR")]
+        out: PathBuf,
+        /// Name the assembled image (default `offline-build/runtime:<12 hex of its inputs>`).
         #[arg(long, value_name = "REFERENCE")]
         tag: Option<String>,
+        /// Print JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -17,8 +17,18 @@ pub async fn exec(command: ImageCommand, printer: &Printer) -> anyhow::Result<Ex
     match command {
         ImageCommand::Create(args) => create(args, printer).await,
         ImageCommand::Show(args) => show(args, printer).await,
-        ImageCommand::Assemble { .. } => {
-            super::not_built_yet("image assemble", "the runtime image", printer)
+        ImageCommand::Assemble {
+            lock,
+            out,
+            tag,
+            json,
+        } => {
+            let options = ob_run::AssembleOptions {
+                lock: lock.lock,
+                out,
+                tag,
+            };
+            super::run::exec_assemble(options, json, printer).await
         }
     }
 }

@@ -23,11 +23,3 @@ pub async fn dispatch(command: Command, printer: &Printer) -> anyhow::Result<Exi
         Command::Doctor(args) => doctor::exec(args, printer).await,
     }
 }
-
-/// The honest answer of a subcommand whose stage is not built yet: say so and exit 2.
-fn not_built_yet(command: &str, issue: &str, printer: &Printer) -> anyhow::Result<Exit> {
-    let _ = printer;
-    anyhow::bail!(
-        "`offline-build {command}` is not implemented yet ({issue}); nothing was done"
-    )
-}
