@@ -125,7 +125,9 @@ async fn the_proxy_answers_only_pages_and_listed_sdists_and_reaches_no_other_hos
                 "CONNECT",
                 raw(
                     address,
-                    &format!("CONNECT {other} HTTP/1.1\r\nhost: {other}\r\n\r\n"),
+                    &format!(
+                        "CONNECT {other} HTTP/1.1\r\nhost: {other}\r\nconnection: close\r\n\r\n"
+                    ),
                 ),
             ),
             (
