@@ -201,3 +201,26 @@ async fn an_index_serving_other_bytes_than_it_published_fails_the_resolve() {
     );
     assert!(err.is_user_error());
 }
+
+#[tokio::test]
+async fn conflicting_requirements_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let err = resolve(
+        &options(&index, &["pins-greet", "wants-newer"], false),
+        &NoReporter,
+    )
+    .await
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, ResolveError::Conflict { .. }), "{message}");
+    assert!(
+        message.contains("pins-greet 1.0 depends on greet==1.0"),
+        "{message}"
+    );
+    assert!(
+        message.contains("wants-newer 1.0 depends on greet>=2"),
+        "{message}"
+    );
+    assert!(err.is_user_error());
+}

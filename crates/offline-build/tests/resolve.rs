@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use ob_testkit::index::{IndexEntry, TestIndex, pack_resolve_fixtures};
 
-fn fixture_index(dir: &Path) -> TestIndex {
+fn fixture_index(dir: &Path) -> Fixture {
     let mut entries = pack_resolve_fixtures("index", dir);
     for name in ["minibackend", "greet"] {
         let packed = ob_testkit::sdist::pack_fixture(name, dir).unwrap();
@@ -19,9 +19,20 @@ fn fixture_index(dir: &Path) -> TestIndex {
     let later = ob_testkit::sdist::pack_fixture("greet", &dir.join("later")).unwrap();
     let mut later_entry =
         IndexEntry::from_file("greet", &later.path).uploaded("2025-06-01T00:00:00Z");
-    later_entry.filename = "greet-2.0.tar.gz".into();
+    later_entry.filename = "greet-3.0.tar.gz".into();
     entries.push(later_entry);
-    TestIndex::serve(entries)
+    let facts = entries
+        .iter()
+        .map(|entry| (entry.filename.clone(), entry.bytes.len(), entry.sha256()))
+        .collect();
+    let index = TestIndex::serve(entries);
+    Fixture { index, facts }
+}
+
+/// The index, and (file name, size, sha256) of every file it serves.
+struct Fixture {
+    index: TestIndex,
+    facts: Vec<(String, usize, String)>,
 }
 
 fn resolve(index: &TestIndex, dir: &Path, args: &[&str]) -> Output {
@@ -35,15 +46,31 @@ fn resolve(index: &TestIndex, dir: &Path, args: &[&str]) -> Output {
         .arg(dir.join("pylock.toml"))
         .current_dir(dir)
         .env("XDG_CACHE_HOME", dir.join("cache"))
+        // Logs of a failed resolve are kept under the temporary directory: keep them in the test's.
+        .env("TMPDIR", {
+            let tmp = dir.join("tmp");
+            fs_err::create_dir_all(&tmp).unwrap();
+            tmp
+        })
         .output()
         .unwrap();
     eprintln!("{}", String::from_utf8_lossy(&output.stderr));
     output
 }
 
-/// The lock with what differs between machines and runs replaced.
-fn filtered(lock: &str, index: &TestIndex) -> String {
-    let base = index.url().trim_end_matches("simple/").to_string();
+/// The lock with what differs between machines and runs replaced: the index's port, the image
+/// digest, and the size and sha256 of each sdist, which become `<size of FILE>` and
+/// `<sha256 of FILE>` only where they equal what the index served for that file (the build
+/// fixtures' bytes belong to another suite and may change).
+fn filtered(lock: &str, fixture: &Fixture) -> String {
+    let base = fixture.index.url().trim_end_matches("simple/").to_string();
+    let mut lock = lock.to_string();
+    for (filename, size, sha256) in &fixture.facts {
+        lock = lock.replace(
+            &format!("{filename}\"\nurl = \"{base}files/{filename}\"\nupload-time = 2024-01-01T00:00:00Z\nsize = {size}\nhashes = {{ sha256 = \"{sha256}\" }}"),
+            &format!("{filename}\"\nurl = \"{base}files/{filename}\"\nupload-time = 2024-01-01T00:00:00Z\nsize = <size of {filename}>\nhashes = {{ sha256 = \"<sha256 of {filename}>\" }}"),
+        );
+    }
     lock.replace(&base, "http://127.0.0.1:<port>/")
         .lines()
         .map(|line| {
@@ -72,8 +99,9 @@ fn check_expected(name: &str, actual: &str) {
 #[test]
 fn resolve_writes_the_exact_lock_and_a_second_run_leaves_it_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
-    let index = fixture_index(dir.path());
-    let first = resolve(&index, dir.path(), &["app", "--no-verify-build"]);
+    let fixture = fixture_index(dir.path());
+    let index = &fixture.index;
+    let first = resolve(index, dir.path(), &["app", "--no-verify-build"]);
     assert!(first.status.success());
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert!(
@@ -82,9 +110,9 @@ fn resolve_writes_the_exact_lock_and_a_second_run_leaves_it_byte_identical() {
     );
     assert!(stderr.contains("wrote"), "{stderr}");
     let lock = fs_err::read_to_string(dir.path().join("pylock.toml")).unwrap();
-    check_expected("app.pylock.toml", &filtered(&lock, &index));
+    check_expected("app.pylock.toml", &filtered(&lock, &fixture));
 
-    let second = resolve(&index, dir.path(), &["app", "--no-verify-build"]);
+    let second = resolve(index, dir.path(), &["app", "--no-verify-build"]);
     assert!(second.status.success());
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(stderr.contains("unchanged"), "{stderr}");
@@ -104,12 +132,13 @@ fn resolve_writes_the_exact_lock_and_a_second_run_leaves_it_byte_identical() {
 #[test]
 fn a_requirement_with_no_sdist_exits_1_naming_it_and_writes_no_lock() {
     let dir = tempfile::tempdir().unwrap();
-    let index = fixture_index(dir.path());
-    let output = resolve(&index, dir.path(), &["greet==2.0", "--no-verify-build"]);
+    let fixture = fixture_index(dir.path());
+    let index = &fixture.index;
+    let output = resolve(index, dir.path(), &["greet==3.0", "--no-verify-build"]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("`greet`: no source distribution matches `greet==2.0` (the newest version with an sdist is 1.0)"),
+        stderr.contains("`greet`: no source distribution matches `greet==3.0` (the newest version with an sdist is 2.0)"),
         "{stderr}"
     );
     assert!(stderr.contains("hint:"), "{stderr}");
@@ -119,7 +148,8 @@ fn a_requirement_with_no_sdist_exits_1_naming_it_and_writes_no_lock() {
 #[test]
 fn a_wrong_hash_in_a_requirements_file_fails_the_resolve() {
     let dir = tempfile::tempdir().unwrap();
-    let index = fixture_index(dir.path());
+    let fixture = fixture_index(dir.path());
+    let index = &fixture.index;
     let requirements = dir.path().join("requirements.txt");
     fs_err::write(
         &requirements,
@@ -130,7 +160,7 @@ fn a_wrong_hash_in_a_requirements_file_fails_the_resolve() {
     )
     .unwrap();
     let output = resolve(
-        &index,
+        index,
         dir.path(),
         &["-r", requirements.to_str().unwrap(), "--no-verify-build"],
     );
