@@ -4,19 +4,18 @@
 //!
 //! How, without a registry and without a writable-rootfs sandbox: pip installs into a venv on a
 //! host directory mounted at [`VENV_DIR`] (the container itself keeps the read-only rootfs);
-//! that directory is then uploaded, as root-owned files, into a never-started container of the
-//! builder image, which is committed and removed.
+//! that directory is then copied, as root-owned files, onto the builder image by Docker's
+//! classic builder (`FROM <builder id>`, `COPY` only: nothing runs in that step).
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use futures_util::StreamExt;
 use ob_build::BuildReport;
 use ob_lock::Lock;
-use ob_sandbox::bollard::models::{ContainerConfig, ContainerCreateBody};
 use ob_sandbox::bollard::query_parameters::{
-    CommitContainerOptions, CreateContainerOptions, ListImagesOptions, RemoveContainerOptions,
-    TagImageOptions, UploadToContainerOptions,
+    BuildImageOptions, ListImagesOptions, TagImageOptions,
 };
 use ob_sandbox::{Mount, OutputLine, RunSpec, Sandbox};
 use serde::Serialize;
@@ -250,7 +249,7 @@ pub async fn assemble(
         });
     }
 
-    let archive = image_archive(&venv, &lock_bytes, &report_bytes)?;
+    let archive = image_archive(&dockerfile(&builder.id), &venv, &lock_bytes, &report_bytes)?;
     let mut labels: HashMap<String, String> = HashMap::from([
         (LABEL_INPUTS_DIGEST.to_string(), inputs_digest.clone()),
         (LABEL_LOCK_SHA256.to_string(), lock_sha256),
@@ -265,7 +264,7 @@ pub async fn assemble(
         ob_sandbox::image::LABEL_PLATFORM.to_string(),
         builder.platform.clone(),
     );
-    image.id = commit(sandbox, &builder.id, archive, labels, &reference).await?;
+    image.id = build_image(sandbox, archive, labels, &reference).await?;
     Ok(image)
 }
 
@@ -314,109 +313,86 @@ async fn tag(sandbox: &Sandbox, id: &str, reference: &str) -> Result<(), RunErro
         )))
 }
 
-/// Uploads `archive` into a never-started container of `builder_id` and commits it as
-/// `reference`. The container carries our owner labels, so a killed process's leftover is
-/// swept by `Sandbox::remove_leftovers`; the image gets only `labels`.
-async fn commit(
+/// Builds `reference` from `context` (a Dockerfile on top of the builder image ID that only
+/// copies `/opt` in and sets the environment) with Docker's classic builder: it reaches no
+/// registry (`FROM` names a local image ID), runs nothing (`COPY` only), uses no network, and
+/// the daemon itself removes its intermediate containers, also when we are killed.
+async fn build_image(
     sandbox: &Sandbox,
-    builder_id: &str,
-    archive: Vec<u8>,
+    context: Vec<u8>,
     labels: HashMap<String, String>,
     reference: &str,
 ) -> Result<String, RunError> {
-    let docker = sandbox.docker();
-    let env = vec![
-        format!("PATH={}", runtime_path()),
-        format!("VIRTUAL_ENV={VENV_DIR}"),
-    ];
-    let owner = HashMap::from([
-        (
-            ob_sandbox::LABEL_OWNER_PID.to_string(),
-            std::process::id().to_string(),
-        ),
-        (
-            ob_sandbox::LABEL_OWNER_BOOT.to_string(),
-            std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-                .map(|id| id.trim().to_string())
-                .unwrap_or_default(),
-        ),
-        (ob_sandbox::LABEL_RUN.to_string(), "run:commit".to_string()),
-    ]);
-    let created = docker
-        .create_container(
-            None::<CreateContainerOptions>,
-            ContainerCreateBody {
-                image: Some(builder_id.to_string()),
-                cmd: Some(vec!["python3".to_string()]),
-                env: Some(env.clone()),
-                labels: Some(owner),
-                network_disabled: Some(true),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(RunError::docker(
-            "create the container to commit the runtime image from",
-        ))?;
-    let id = created.id;
-    let result = async {
-        docker
-            .upload_to_container(
-                &id,
-                Some(UploadToContainerOptions {
-                    path: "/".to_string(),
-                    ..Default::default()
-                }),
-                ob_sandbox::bollard::body_full(bytes::Bytes::from(archive)),
-            )
-            .await
-            .map_err(RunError::docker("copy the venv into the runtime image"))?;
-        let (repo, tag) = split_reference(reference);
-        let committed = docker
-            .commit_container(
-                CommitContainerOptions {
-                    container: Some(id.clone()),
-                    repo: Some(repo.to_string()),
-                    tag: Some(tag.to_string()),
-                    comment: Some("offline-build runtime image".to_string()),
-                    pause: false,
-                    ..Default::default()
-                },
-                ContainerConfig {
-                    // Replaces the container's labels (our owner labels) instead of merging.
-                    labels: Some(labels),
-                    env: Some(env),
-                    cmd: Some(vec!["python3".to_string()]),
-                    working_dir: Some("/".to_string()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(RunError::docker(format!(
-                "commit the runtime image `{reference}`"
-            )))?;
-        Ok::<String, RunError>(committed.id)
+    let options = BuildImageOptions {
+        dockerfile: "Dockerfile".to_string(),
+        t: Some(reference.to_string()),
+        rm: true,
+        forcerm: true,
+        labels: Some(labels),
+        networkmode: Some("none".to_string()),
+        ..Default::default()
+    };
+    let mut progress = sandbox.docker().build_image(
+        options,
+        None,
+        Some(ob_sandbox::bollard::body_full(bytes::Bytes::from(context))),
+    );
+    let action = || format!("build the runtime image `{reference}`");
+    while let Some(step) = progress.next().await {
+        let step = step.map_err(RunError::docker(action()))?;
+        if let Some(detail) = step.error_detail {
+            return Err(RunError::CommandFailed {
+                command: action(),
+                detail: detail.message.unwrap_or_default(),
+            });
+        }
     }
-    .await;
-    let removed = docker
-        .remove_container(
-            &id,
-            Some(RemoveContainerOptions {
-                force: true,
-                ..Default::default()
-            }),
-        )
+    let inspected = sandbox
+        .docker()
+        .inspect_image(reference)
         .await
-        .map_err(RunError::docker(format!("remove the container `{id}`")));
-    let image_id = result?;
-    removed?;
-    Ok(image_id)
+        .map_err(RunError::docker(format!(
+            "inspect the runtime image `{reference}`"
+        )))?;
+    inspected.id.ok_or_else(|| RunError::CommandFailed {
+        command: action(),
+        detail: "Docker reports no image ID".to_string(),
+    })
 }
 
-/// The tar uploaded at `/`: the venv and the metadata directory, every entry owned by root so
-/// the program (uid 65534) cannot change what it runs even where the rootfs were writable.
-fn image_archive(venv: &Path, lock: &[u8], report: &[u8]) -> Result<Vec<u8>, RunError> {
+/// The Dockerfile of the runtime image.
+fn dockerfile(builder_id: &str) -> String {
+    format!(
+        "FROM {builder_id}\nCOPY opt/ /opt/\nENV PATH={path} VIRTUAL_ENV={VENV_DIR}\nCMD [\"python3\"]\n",
+        path = runtime_path()
+    )
+}
+
+/// The build context: the Dockerfile, the venv and the metadata directory, every entry owned by
+/// root so the program (uid 65534) cannot change what it runs even where the rootfs were
+/// writable.
+fn image_archive(
+    dockerfile: &str,
+    venv: &Path,
+    lock: &[u8],
+    report: &[u8],
+) -> Result<Vec<u8>, RunError> {
     let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_mode(0o644);
+    header.set_size(dockerfile.len() as u64);
+    append(
+        &mut builder,
+        &mut header,
+        "Dockerfile",
+        dockerfile.as_bytes(),
+    )?;
+    let mut opt = tar::Header::new_gnu();
+    opt.set_entry_type(tar::EntryType::Directory);
+    opt.set_mode(0o755);
+    opt.set_size(0);
+    append(&mut builder, &mut opt, "opt", &[][..])?;
     let relative_venv = VENV_DIR.trim_start_matches('/');
     append_tree(&mut builder, venv, Path::new(relative_venv))?;
     let metadata = METADATA_DIR.trim_start_matches('/');
