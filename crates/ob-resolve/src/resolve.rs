@@ -131,6 +131,8 @@ pub async fn resolve(
     let started = Instant::now();
     reporter.on_phase(Phase::Preparing);
     let sandbox = Sandbox::connect().await?;
+    // Containers and networks of an earlier run that was killed before it could clean up.
+    sandbox.remove_leftovers().await?;
     let image = image::require(&sandbox, options.image.as_deref()).await?;
 
     // The work directory outlives a failed run, so that the logs it names can be read.

@@ -57,7 +57,15 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
         timeout: TIMEOUT,
     };
     let reporter = SpinnerReporter::new(printer.multi_progress());
-    let result = ob_resolve::resolve(&options, &reporter).await;
+    let result = tokio::select! {
+        result = ob_resolve::resolve(&options, &reporter) => result,
+        _ = tokio::signal::ctrl_c() => {
+            reporter.finish();
+            // Dropping the resolve removes its container and network and stops the proxy.
+            ob_sandbox::settle_cleanups().await;
+            anyhow::bail!("interrupted; no lock was written");
+        }
+    };
     reporter.finish();
     let outcome = result.map_err(classify)?;
     let written = outcome
