@@ -117,6 +117,10 @@ pub enum WheelProblem {
     },
 }
 
+/// Most a wheel may unpack to. Far above any real wheel (the largest on the index are a few
+/// GiB unpacked); it bounds the time a decompression bomb can cost.
+pub const MAX_UNPACKED_BYTES: u64 = 16 << 30;
+
 /// Checks the wheel at `path` for package `name` at `version`. Reads the file once for its
 /// sha256 and once through the zip reader.
 pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWheel, WheelProblem> {
@@ -139,6 +143,7 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
 
     // Every file's digest and size, read through the CRC-checking reader.
     let mut files: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let mut unpacked = 0u64;
     for index in 0..archive.len() {
         let mut entry = archive
             .by_index(index)
@@ -154,16 +159,27 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
         if entry.is_dir() {
             continue;
         }
-        let mut content = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
-        entry
-            .read_to_end(&mut content)
+        // Hash while streaming: the size the zip declares is the wheel's claim, not a fact, so
+        // nothing is allocated by it, and a decompression bomb stops at the budget.
+        let mut hasher = Sha256::new();
+        let budget = MAX_UNPACKED_BYTES.saturating_sub(unpacked);
+        let size = std::io::copy(&mut (&mut entry).take(budget + 1), &mut hasher)
             .map_err(|err| damaged(format!("`{entry_name}`: {err}")))?;
-        let digest =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&content));
-        if files
-            .insert(entry_name.clone(), (digest, content.len() as u64))
-            .is_some()
-        {
+        if size > budget {
+            return Err(damaged(format!(
+                "it unpacks to more than {} GiB (at `{entry_name}`)",
+                MAX_UNPACKED_BYTES >> 30
+            )));
+        }
+        if size != entry.size() {
+            return Err(damaged(format!(
+                "`{entry_name}` declares {} bytes but holds {size}",
+                entry.size()
+            )));
+        }
+        unpacked += size;
+        let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize());
+        if files.insert(entry_name.clone(), (digest, size)).is_some() {
             return Err(WheelProblem::Duplicate { entry: entry_name });
         }
     }
