@@ -153,11 +153,7 @@ pub struct BuildArgs {
     pub json: bool,
 }
 
-/// Runs CMD in the runtime image (assembled from the lock and the built wheels on first use).
-///
-/// The program's stdout and stderr are passed through line by line and its exit code becomes
-/// ours; if offline-build itself fails before the program starts, it exits 1 (bad input) or 2
-/// (environment), as every command does.
+// CMD runs in the runtime image, assembled from the lock and the built wheels on first use.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -181,7 +177,8 @@ pub struct RunArgs {
     /// Wall-clock limit in seconds; the program is killed when it is reached.
     #[arg(long, default_value_t = 86400, value_name = "SECONDS")]
     pub timeout: u64,
-    /// The program and its arguments.
+    /// The program and its arguments. Its stdout and stderr pass through line by line and its
+    /// exit code becomes ours; before it starts, our own failures exit 1 or 2 as usual.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
