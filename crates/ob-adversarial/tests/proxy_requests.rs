@@ -189,11 +189,10 @@ async fn the_proxy_answers_only_pages_and_listed_sdists_and_reaches_no_other_hos
     proxy.stop().await;
 }
 
-/// Found by this suite: `IndexUrl::project_url` joins the requested name onto the index URL
+/// Regression, found by this suite: `IndexUrl::project_url` joins the requested name onto the index URL
 /// with `Url::join`, which reads `%2e%2e` as `..`; so `/simple/%2e%2e` makes the proxy fetch the
 /// index's root page (and with a scheme, see below, any URL).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the proxy relays /simple/%2e%2e/ as a request for the index's root (ob-index project_url joins unescaped names)"]
 async fn an_encoded_dot_dot_project_name_stays_a_project_name() {
     let Setup { index, proxy, .. } = setup().await;
     let address = proxy.address();
@@ -205,12 +204,11 @@ async fn an_encoded_dot_dot_project_name_stays_a_project_name() {
     proxy.stop().await;
 }
 
-/// Found by this suite: a project name such as `https:2130706433:<port>` (a decimal IPv4
+/// Regression, found by this suite: a project name such as `https:2130706433:<port>` (a decimal IPv4
 /// address, since dots are normalised away) is an absolute URL to `Url::join`, so a build hook in
 /// the resolve container can make the proxy, which runs on the host, connect to any address
 /// and port.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: /simple/https:<decimal-ip>:<port>/ makes the proxy connect to that address (ob-index project_url uses Url::join on the requested name)"]
 async fn a_project_name_that_reads_as_a_url_reaches_no_other_host() {
     let Setup {
         proxy,

@@ -16,6 +16,22 @@ use crate::config::IndexUrl;
 /// The `Accept` header: JSON first, HTML as the fallback every index speaks.
 const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
+/// Whether `name` is a valid PEP 508 project name: ASCII letters and digits, with `-`, `_` and
+/// `.` allowed inside. Nothing else may reach a URL built from a name.
+pub fn is_valid_project_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            first.is_ascii_alphanumeric()
+                && last.is_ascii_alphanumeric()
+                && bytes
+                    .iter()
+                    .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
+        }
+        _ => false,
+    }
+}
+
 /// PEP 503 name normalization: lowercase, runs of `-`, `_` and `.` become one `-`.
 pub fn normalize_name(name: &str) -> String {
     let mut normalized = String::with_capacity(name.len());
@@ -122,6 +138,11 @@ impl IndexClient {
 
     /// Fetches the project page of `name` (normalized here).
     pub async fn project(&self, name: &str) -> Result<ProjectPage, IndexError> {
+        if !is_valid_project_name(name.trim()) {
+            return Err(IndexError::InvalidProjectName {
+                project: name.to_string(),
+            });
+        }
         let name = normalize_name(name);
         let url = self.index.project_url(&name);
         let response = self

@@ -137,10 +137,13 @@ impl IndexUrl {
 
     /// The project page URL for a normalized project name: `<base>/<name>/`.
     pub fn project_url(&self, normalized_name: &str) -> Url {
-        // Joining a single relative segment onto a base that ends in `/` cannot fail.
-        self.url
-            .join(&format!("{normalized_name}/"))
-            .unwrap_or_else(|_| self.url.clone())
+        // Pushed as one path segment, never joined: `Url::join` would read `..` or a scheme in
+        // the name as a path or a host of its own.
+        let mut url = self.url.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().push(normalized_name).push("");
+        }
+        url
     }
 }
 

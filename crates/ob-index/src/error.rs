@@ -66,6 +66,15 @@ pub enum IndexError {
         /// The status code.
         status: u16,
     },
+    /// A requested project name that is not a valid PEP 508 name: refused before any request,
+    /// so that a name can never turn into another path or another host on the index.
+    #[error(
+        "`{project}` is not a valid project name\n\nhint: project names are letters, digits, `-`, `_` and `.`"
+    )]
+    InvalidProjectName {
+        /// The name as requested.
+        project: String,
+    },
     /// The index has no project of this name.
     #[error(
         "the index has no project `{project}` (`{url}` answered 404)\n\nhint: check the spelling of the requirement"

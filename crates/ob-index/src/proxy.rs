@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::IndexError;
-use crate::client::{IndexClient, IndexFile, ProjectPage, normalize_name};
+use crate::client::{IndexClient, IndexFile, ProjectPage, is_valid_project_name, normalize_name};
 
 /// Characters that stay as they are in a file name inside a URL path segment.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -232,6 +232,18 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
         );
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // The name goes into a URL on the index: anything but a valid project name (an encoded
+    // `..`, a scheme) could make it another path or another host.
+    if let ["simple" | "files", project, ..] = segments.as_slice()
+        && !is_valid_project_name(project)
+    {
+        return refuse(
+            state,
+            &path,
+            StatusCode::NOT_FOUND,
+            format!("`{project}` is not a valid project name"),
+        );
+    }
     match segments.as_slice() {
         ["simple", project] => {
             let wants_json = request
@@ -286,7 +298,7 @@ async fn project_page(
 ) -> Response<Full<Bytes>> {
     let page = match filtered_page(state, project).await {
         Ok(page) => page,
-        Err(IndexError::ProjectNotFound { .. }) => {
+        Err(IndexError::ProjectNotFound { .. } | IndexError::InvalidProjectName { .. }) => {
             return respond(StatusCode::NOT_FOUND, "text/plain", "no such project\n");
         }
         Err(err) => return refuse(state, path, StatusCode::BAD_GATEWAY, with_causes(&err)),
