@@ -40,4 +40,4 @@ bench-resolve:
 # Fuzz the lockfile, requirements and index page parsers and the wheel validator for minutes
 # (proptest on stable; CASES per target, default 200000). Prints executions per target.
 fuzz CASES="200000":
-    OB_FUZZ_CASES={{CASES}} cargo test --release -p ob-adversarial --test fuzz_lock --test fuzz_wheel --test fuzz_requirements --test fuzz_index -- --nocapture --test-threads 2
+    OB_FUZZ_CASES={{CASES}} cargo test --release --no-fail-fast -p ob-adversarial --test fuzz_lock --test fuzz_wheel --test fuzz_requirements --test fuzz_index -- --nocapture --test-threads 2
