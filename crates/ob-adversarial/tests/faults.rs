@@ -1,0 +1,284 @@
+//! Faults during `build`, each followed by a re-run that must complete with every wheel sound
+//! and nothing of the failed run left behind: a lock edited by hand, the build process killed
+//! with SIGKILL mid-build, and an output disk that fills up. (A swapped wheelhouse file and an
+//! interrupted build, as Ctrl-C does it, are ob-build's `hermetic.rs` stories.)
+
+#[path = "../../ob-build/tests/support/mod.rs"]
+mod build_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use build_support::{Fixture, GREET, MINIBACKEND, Project, Recorder, entry};
+use ob_build::{PackageStatus, build};
+use ob_lock::Lock;
+
+/// Every package has its wheel, and every wheel in `out` passes the validator.
+fn assert_complete_and_sound(report: &ob_build::BuildReport, out: &Path) {
+    for package in &report.packages {
+        assert!(package.status.has_wheel(), "{package:#?}");
+        let wheel = out.join(package.wheel.as_ref().unwrap());
+        ob_build::wheel::check_wheel(&wheel, &package.name, &package.version)
+            .unwrap_or_else(|problem| panic!("{}: {problem}", wheel.display()));
+    }
+}
+
+/// A hand-edited lock (a changed sdist hash, a removed package that another needs to build, an
+/// unknown version) is refused before any container starts, naming the package; the lock as it
+/// was then builds.
+#[tokio::test]
+async fn a_lock_edited_by_hand_is_refused_and_the_original_still_builds() {
+    let project = Project::new(&[MINIBACKEND, GREET]);
+    let options = project.options();
+    let mut changed_hash = project.lock.clone();
+    changed_hash.packages[0].sdist.sha256 = "0".repeat(64);
+    let mut removed = project.lock.clone();
+    removed
+        .packages
+        .retain(|package| package.name != "minibackend");
+    let mut unknown_version = project.lock.clone();
+    for package in &mut unknown_version.packages {
+        if package.name == "greet" {
+            package.version = "9.9".to_owned();
+        }
+    }
+    for (what, lock) in [
+        ("changed hash", changed_hash),
+        ("removed package", removed),
+        ("unknown version", unknown_version),
+    ] {
+        // Through the file, as a hand edit arrives: the reader or the build must refuse it.
+        let path = project
+            .dir
+            .path()
+            .join(format!("{}.toml", what.replace(' ', "-")));
+        std::fs::write(&path, lock.to_toml_string()).unwrap();
+        let refused = match Lock::read(&path) {
+            Err(error) => error.to_string(),
+            Ok(read) => match build(&read, &options, &Recorder::default()).await {
+                Err(error) => error.to_string(),
+                Ok(report) => panic!("{what}: built {report:#?}"),
+            },
+        };
+        assert!(
+            refused.contains("minibackend") || refused.contains("greet"),
+            "{what}: {refused}"
+        );
+        assert!(
+            !project.out.exists() || std::fs::read_dir(&project.out).unwrap().count() == 0,
+            "{what}: the refused build left files in dist/"
+        );
+    }
+    let report = build(&project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+    assert_complete_and_sound(&report, &project.out);
+}
+
+const KILL_CHILD: &str = "OB_ADVERSARIAL_KILL_CHILD";
+
+/// A copy of greet whose build sleeps first, so a test can kill the build while it runs.
+fn sleepy_tree(into: &Path) -> PathBuf {
+    let tree = into.join("sleepy");
+    std::fs::create_dir_all(tree.join("sleepy")).unwrap();
+    std::fs::create_dir_all(tree.join("_build")).unwrap();
+    std::fs::write(tree.join("sleepy/__init__.py"), "SLEPT = True\n").unwrap();
+    std::fs::write(
+        tree.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"minibackend==1.0\"]\nbuild-backend = \"sleepy_backend\"\nbackend-path = [\"_build\"]\n\n[project]\nname = \"sleepy\"\nversion = \"1.0\"\n\n[tool.minibackend]\npackages = [\"sleepy\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tree.join("_build/sleepy_backend.py"),
+        "import time\nfrom minibackend import *  # noqa: F403\nfrom minibackend import build_wheel as _build_wheel\n\n\ndef build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n    print('sleepy: started', flush=True)\n    time.sleep(20)\n    return _build_wheel(wheel_directory, config_settings, metadata_directory)\n",
+    )
+    .unwrap();
+    tree
+}
+
+fn containers_of(pid: u32) -> Vec<String> {
+    let output = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label={}={pid}", ob_sandbox::LABEL_OWNER_PID),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// SIGKILL of the process running a build, while a package's container runs; then a re-run of
+/// the same lock into the same directory completes with every wheel sound, and the killed run's
+/// container is gone.
+#[test]
+#[ignore = "bug: `build` never calls Sandbox::remove_leftovers, so the container of a SIGKILLed build stays (only resolve and run sweep)"]
+fn a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun() {
+    let sleepy = Fixture {
+        name: "sleepy",
+        build_requires: &["minibackend"],
+        build_only: false,
+        dependencies: &[],
+    };
+    let trees = tempfile::tempdir().unwrap();
+    let tree = sleepy_tree(trees.path());
+    let project = Project::with_sources(&[MINIBACKEND, GREET, sleepy], &[("sleepy", &tree)]);
+    let lock_path = project.dir.path().join("pylock.toml");
+    project.lock.write(&lock_path).unwrap();
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "kill_child", "--ignored", "--nocapture"])
+        .env(KILL_CHILD, project.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the sleepy build's container runs (its owner is the child), then kill.
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    while started.elapsed() < Duration::from_secs(240) {
+        // greet and sleepy start together once minibackend is built; greet takes a second,
+        // sleepy sleeps for 20: with greet's wheel there, the running container is sleepy's.
+        seen = containers_of(child.id());
+        if !seen.is_empty() && project.out.join("greet-1.0-py3-none-any.whl").exists() {
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            panic!("the build ended before it could be killed");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!seen.is_empty(), "no container of the child appeared");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let report = runtime
+        .block_on(build(
+            &project.lock,
+            &project.options(),
+            &Recorder::default(),
+        ))
+        .unwrap();
+    assert_complete_and_sound(&report, &project.out);
+    assert_eq!(entry(&report, "sleepy").status, PackageStatus::Built);
+    let left: Vec<String> = seen
+        .iter()
+        .filter(|id| {
+            Command::new("docker")
+                .args(["inspect", id.as_str()])
+                .output()
+                .unwrap()
+                .status
+                .success()
+        })
+        .cloned()
+        .collect();
+    // Clean up what the run under test should have, so a failure here leaves nothing behind.
+    for id in &left {
+        let _ = Command::new("docker").args(["rm", "-f", id]).output();
+    }
+    assert!(
+        left.is_empty(),
+        "the killed run's containers are still there: {left:?}"
+    );
+}
+
+/// The process that [`a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun`] kills.
+#[tokio::test]
+#[ignore = "run by a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun, which kills it"]
+async fn kill_child() {
+    let Some(dir) = std::env::var_os(KILL_CHILD).map(PathBuf::from) else {
+        eprintln!("skipped: only meaningful inside its parent test");
+        return;
+    };
+    let lock = Lock::read(&dir.join("pylock.toml")).unwrap();
+    let mut options = ob_build::BuildOptions::new(dir.join("wheelhouse"), dir.join("dist"));
+    options.jobs = 2;
+    build(&lock, &options, &Recorder::default()).await.unwrap();
+}
+
+/// A tmpfs mounted over the output directory for one test, unmounted when dropped (also when
+/// the test fails).
+struct SmallDisk {
+    mount_point: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(mount_point: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(mount_point).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(mount_point)
+            .status()
+            .ok()?;
+        status.success().then(|| SmallDisk {
+            mount_point: mount_point.to_owned(),
+        })
+    }
+
+    fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.mount_point)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mount_point).status();
+    }
+}
+
+/// The output directory fills up mid-build (a 12 KiB tmpfs): the build fails or marks packages
+/// failed, and whatever it left under a wheel's name is a sound wheel, never a torn one; with
+/// room again, a re-run into the same directory completes.
+#[tokio::test]
+async fn a_full_output_disk_leaves_no_torn_wheel_and_a_rerun_completes() {
+    let project = Project::new(&[MINIBACKEND, GREET]);
+    let Some(disk) = SmallDisk::mount(&project.out, "12k") else {
+        eprintln!("skipped: mounting a tmpfs is not permitted here");
+        return;
+    };
+    let options = project.options();
+    let first = build(&project.lock, &options, &Recorder::default()).await;
+    match &first {
+        Err(error) => eprintln!("full disk: {error}"),
+        Ok(report) => {
+            assert!(
+                report
+                    .packages
+                    .iter()
+                    .any(|package| !package.status.has_wheel()),
+                "everything fit into 12 KiB; the test proves nothing: {report:#?}"
+            );
+        }
+    }
+    for item in std::fs::read_dir(&project.out).unwrap() {
+        let path = item.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !name.starts_with(".tmp"),
+            "a temporary file is left: {name}"
+        );
+        if let Some(parsed) = ob_build::wheel::WheelName::parse(&name) {
+            ob_build::wheel::check_wheel(&path, &parsed.distribution, &parsed.version)
+                .unwrap_or_else(|problem| panic!("torn wheel {name}: {problem}"));
+        }
+    }
+    disk.resize("16m");
+    let report = build(&project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+    assert_complete_and_sound(&report, &project.out);
+    drop(disk);
+}
