@@ -360,10 +360,11 @@ async fn build_image(
     })
 }
 
-/// The Dockerfile of the runtime image.
+/// The Dockerfile of the runtime image. Few instructions: the classic builder commits a
+/// layer for each (`run` always names the command, so no `CMD`).
 fn dockerfile(builder_id: &str) -> String {
     format!(
-        "FROM {builder_id}\nCOPY opt/ /opt/\nENV PATH={path} VIRTUAL_ENV={VENV_DIR}\nCMD [\"python3\"]\n",
+        "FROM {builder_id}\nCOPY opt/ /opt/\nENV PATH={path} VIRTUAL_ENV={VENV_DIR}\n",
         path = runtime_path()
     )
 }

@@ -157,6 +157,17 @@ pub async fn run(
                 snapshot.files,
                 snapshot.bytes
             ));
+            if !snapshot.skipped.is_empty() {
+                reporter.on_step(&format!(
+                    "Left out of the snapshot (neither file, directory nor symlink): {}",
+                    snapshot
+                        .skipped
+                        .iter()
+                        .map(|path| path.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
             Some(snapshot)
         }
         None => None,

@@ -44,7 +44,8 @@ pub struct Snapshot {
     pub files: u64,
     /// Their apparent size in bytes (what a copy without reflinks costs).
     pub bytes: u64,
-    /// Entries that were neither file, directory nor symlink (FIFOs, sockets) and were left out.
+    /// Entries that were neither file, directory nor symlink (FIFOs, sockets) and were left
+    /// out; filled in by [`Snapshots::take`] only.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<PathBuf>,
 }

@@ -45,7 +45,7 @@ fn restore_undoes_deletes_rewrites_additions_and_mode_changes() {
     std::fs::create_dir(results.join("added-dir")).unwrap();
     std::fs::write(results.join("added-dir/inner"), "new").unwrap();
     std::fs::set_permissions(
-        results.join("script.sh"),
+        results.join("rewrite-me.bin"),
         std::fs::Permissions::from_mode(0o600),
     )
     .unwrap();
@@ -53,6 +53,12 @@ fn restore_undoes_deletes_rewrites_additions_and_mode_changes() {
     std::fs::create_dir(results.join("becomes-dir")).unwrap();
     std::fs::remove_file(results.join("link")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", results.join("link")).unwrap();
+    // A symlink planted where a file was, pointing out of the results directory: a restore
+    // that wrote through it would overwrite a host file.
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, "host file").unwrap();
+    std::fs::remove_file(results.join("script.sh")).unwrap();
+    std::os::unix::fs::symlink(&outside, results.join("script.sh")).unwrap();
     std::fs::remove_dir_all(results.join("keep")).unwrap();
     std::fs::write(results.join("keep"), "a file where a directory was").unwrap();
     assert_ne!(manifest(&results), before);
@@ -60,6 +66,7 @@ fn restore_undoes_deletes_rewrites_additions_and_mode_changes() {
     let restored = snapshots.restore(None).unwrap();
     assert_eq!(restored.id, snapshot.id);
     assert_eq!(manifest(&results), before);
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "host file");
     // The snapshot itself is untouched by the restore and can be used again.
     assert_eq!(manifest(&snapshot.path), before);
 }
