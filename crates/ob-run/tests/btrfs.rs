@@ -96,7 +96,7 @@ fn a_btrfs_subvolume_gets_subvolume_snapshots_that_restore_byte_for_byte() {
         .into_iter()
         .map(|s| s.id)
         .collect();
-    assert_eq!(listed, [second.id.clone()]);
+    assert_eq!(listed, [second.id]);
     // Deleted subvolumes must be gone before the file system can be unmounted cleanly.
     snapshots.prune(0).unwrap();
 }
