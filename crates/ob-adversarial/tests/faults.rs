@@ -451,7 +451,16 @@ async fn daemon_child() {
     let mut options = ob_build::BuildOptions::new(dir.join("wheelhouse"), dir.join("dist"));
     options.jobs = 2;
     match build(&lock, &options, &Recorder::default()).await {
-        Err(error) => println!("daemon gone: {error}"),
+        Err(error) => {
+            // With its causes, as the binary prints it.
+            let mut text = error.to_string();
+            let mut cause = std::error::Error::source(&error);
+            while let Some(inner) = cause {
+                text.push_str(&format!(": {inner}"));
+                cause = inner.source();
+            }
+            println!("daemon gone: {}", text.replace('\n', " "));
+        }
         Ok(report) => {
             let sleepy = entry(&report, "sleepy");
             assert!(
@@ -461,4 +470,33 @@ async fn daemon_child() {
             println!("daemon gone: {:?}", sleepy.error);
         }
     }
+}
+
+/// The daemon is down before the build starts (`DOCKER_HOST` names a socket nobody listens
+/// on): the build refuses at once, naming the daemon's address, and writes nothing.
+#[test]
+fn a_daemon_that_is_down_before_the_build_is_named_and_nothing_is_written() {
+    let project = Project::new(&[MINIBACKEND, GREET]);
+    project
+        .lock
+        .write(&project.dir.path().join("pylock.toml"))
+        .unwrap();
+    let socket = project.dir.path().join("no-daemon.sock");
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "daemon_child", "--ignored", "--nocapture"])
+        .env(DAEMON_CHILD, project.dir.path())
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|line| line.starts_with("daemon gone: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("no-daemon.sock"), "{line}");
+    let written: Vec<_> = std::fs::read_dir(&project.out)
+        .map(|items| items.map(|item| item.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(written.is_empty(), "{written:?}");
 }
