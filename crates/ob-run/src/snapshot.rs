@@ -111,6 +111,7 @@ impl Snapshots {
     /// Takes a snapshot of the results directory now; the directory must exist.
     pub fn take(&self) -> Result<Snapshot, RunError> {
         fs_err::create_dir_all(&self.store).map_err(RunError::io("create", &self.store))?;
+        self.remove_partial()?;
         let id = self.next_id()?;
         let target = self.store.join(&id);
         if is_btrfs_subvolume(&self.results) {
@@ -177,6 +178,18 @@ impl Snapshots {
             }
         }
         Ok(dropped)
+    }
+
+    /// Removes half-copied snapshots a killed run left behind (runs on one results directory
+    /// are not meant to overlap, so none of these is still being written).
+    fn remove_partial(&self) -> Result<(), RunError> {
+        for entry in fs_err::read_dir(&self.store).map_err(RunError::io("list", &self.store))? {
+            let entry = entry.map_err(RunError::io("list", &self.store))?;
+            if entry.file_name().to_string_lossy().starts_with(".partial-") {
+                remove_tree(&entry.path())?;
+            }
+        }
+        Ok(())
     }
 
     /// A new ID that sorts after every existing one.

@@ -97,6 +97,11 @@ fn retention_drops_the_oldest_and_ids_sort_by_time() {
     let results = dir.path().join("results");
     std::fs::create_dir(&results).unwrap();
     let snapshots = Snapshots::for_results(&results).unwrap();
+    // What a run killed while copying leaves: swept by the next snapshot, never listed.
+    let partial = dir
+        .path()
+        .join(".offline-build-snapshots/results/.partial-20000101T000000Z-1");
+    std::fs::create_dir_all(partial.join("sub")).unwrap();
     let mut taken = Vec::new();
     for round in 0..4 {
         std::fs::write(results.join("round"), format!("{round}")).unwrap();
@@ -109,6 +114,7 @@ fn retention_drops_the_oldest_and_ids_sort_by_time() {
         .map(|s| s.id)
         .collect();
     assert_eq!(listed, taken, "listed oldest first, in the order taken");
+    assert!(!partial.exists());
 
     let dropped: Vec<String> = snapshots
         .prune(2)
