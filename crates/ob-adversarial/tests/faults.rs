@@ -500,3 +500,143 @@ fn a_daemon_that_is_down_before_the_build_is_named_and_nothing_is_written() {
         .unwrap_or_default();
     assert!(written.is_empty(), "{written:?}");
 }
+
+/// The `offline-build` binary, built on first use (the binary belongs to another package, so
+/// Cargo gives this test no `CARGO_BIN_EXE_` for it). Same profile as this test.
+fn offline_build_binary() -> PathBuf {
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            // target/<profile>/deps/<this test> → target/<profile>
+            let profile_dir = std::env::current_exe()
+                .unwrap()
+                .parent()
+                .and_then(Path::parent)
+                .unwrap()
+                .to_owned();
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo.args([
+                "build",
+                "--quiet",
+                "-p",
+                "offline-build",
+                "--bin",
+                "offline-build",
+            ]);
+            if profile_dir.ends_with("release") {
+                cargo.arg("--release");
+            }
+            assert!(
+                cargo.status().unwrap().success(),
+                "could not build offline-build"
+            );
+            profile_dir.join("offline-build")
+        })
+        .clone()
+}
+
+fn offline_build_command(project: &Project, lock: &Path) -> Command {
+    let mut command = Command::new(offline_build_binary());
+    command
+        .arg("build")
+        .arg("--lock")
+        .arg(lock)
+        .arg("--wheelhouse")
+        .arg(&project.wheelhouse)
+        .arg("--out")
+        .arg(&project.out)
+        .args(["--jobs", "2"]);
+    command
+}
+
+/// SIGINT (Ctrl-C) to the `offline-build build` process while a package's container runs: it
+/// exits non-zero with its containers already removed, and a re-run of the binary completes with
+/// every wheel sound.
+#[test]
+fn sigint_to_offline_build_mid_build_removes_its_containers_and_a_rerun_completes() {
+    let sleepy = Fixture {
+        name: "sleepy",
+        build_requires: &["minibackend"],
+        build_only: false,
+        dependencies: &[],
+    };
+    let trees = tempfile::tempdir().unwrap();
+    let tree = sleepy_tree(trees.path());
+    let project = Project::with_sources(&[MINIBACKEND, GREET, sleepy], &[("sleepy", &tree)]);
+    let lock = project.dir.path().join("pylock.toml");
+    project.lock.write(&lock).unwrap();
+
+    let mut child = offline_build_command(&project, &lock)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    while started.elapsed() < Duration::from_secs(240) {
+        seen = containers_of(child.id());
+        if !seen.is_empty() && project.out.join("greet-1.0-py3-none-any.whl").exists() {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the build ended before SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!seen.is_empty(), "no container of offline-build appeared");
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let interrupted_at = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if interrupted_at.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("offline-build still runs 120 s after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    let left: Vec<String> = seen
+        .iter()
+        .filter(|id| {
+            Command::new("docker")
+                .args(["inspect", id.as_str()])
+                .output()
+                .unwrap()
+                .status
+                .success()
+        })
+        .cloned()
+        .collect();
+    for id in &left {
+        let _ = Command::new("docker").args(["rm", "-f", id]).output();
+    }
+    assert!(
+        left.is_empty(),
+        "containers left after SIGINT: {left:?}\n{stderr}"
+    );
+
+    let rerun = offline_build_command(&project, &lock).output().unwrap();
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    for package in &project.lock.packages {
+        let wheel = project.out.join(format!(
+            "{}-{}-py3-none-any.whl",
+            package.name.replace('-', "_"),
+            package.version
+        ));
+        ob_build::wheel::check_wheel(&wheel, &package.name, &package.version)
+            .unwrap_or_else(|problem| panic!("{}: {problem}", wheel.display()));
+    }
+}
