@@ -76,8 +76,6 @@ async fn a_lock_edited_by_hand_is_refused_and_the_original_still_builds() {
     assert_complete_and_sound(&report, &project.out);
 }
 
-const KILL_CHILD: &str = "OB_ADVERSARIAL_KILL_CHILD";
-
 /// A copy of greet whose build sleeps first, so a test can kill the build while it runs.
 fn sleepy_tree(into: &Path) -> PathBuf {
     let tree = into.join("sleepy");
@@ -114,7 +112,7 @@ fn containers_of(pid: u32) -> Vec<String> {
         .collect()
 }
 
-/// SIGKILL of the process running a build, while a package's container runs; then a re-run of
+/// SIGKILL of `offline-build build` while a package's container runs; then a re-run of
 /// the same lock into the same directory completes with every wheel sound, and the killed run's
 /// container is gone.
 #[test]
@@ -132,9 +130,7 @@ fn a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun() {
     let lock_path = project.dir.path().join("pylock.toml");
     project.lock.write(&lock_path).unwrap();
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "kill_child", "--ignored", "--nocapture"])
-        .env(KILL_CHILD, project.dir.path())
+    let mut child = offline_build_command(&project, &lock_path)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -188,20 +184,6 @@ fn a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun() {
         left.is_empty(),
         "the killed run's containers are still there: {left:?}"
     );
-}
-
-/// The process that [`a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun`] kills.
-#[tokio::test]
-#[ignore = "run by a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun, which kills it"]
-async fn kill_child() {
-    let Some(dir) = std::env::var_os(KILL_CHILD).map(PathBuf::from) else {
-        eprintln!("skipped: only meaningful inside its parent test");
-        return;
-    };
-    let lock = Lock::read(&dir.join("pylock.toml")).unwrap();
-    let mut options = ob_build::BuildOptions::new(dir.join("wheelhouse"), dir.join("dist"));
-    options.jobs = 2;
-    build(&lock, &options, &Recorder::default()).await.unwrap();
 }
 
 /// A tmpfs mounted over the output directory for one test, unmounted when dropped (also when
