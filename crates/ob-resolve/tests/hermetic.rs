@@ -190,7 +190,7 @@ async fn an_index_serving_other_bytes_than_it_published_fails_the_resolve() {
             ..Misbehaviour::default()
         },
     );
-    let err = resolve(&options(&index, &["greet"], false), &NoReporter)
+    let err = resolve(&options(&index, &["greet==1.0"], false), &NoReporter)
         .await
         .unwrap_err();
     let message = err.to_string();
