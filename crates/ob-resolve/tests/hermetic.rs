@@ -190,9 +190,14 @@ async fn an_index_serving_other_bytes_than_it_published_fails_the_resolve() {
             ..Misbehaviour::default()
         },
     );
-    let err = resolve(&options(&index, &["greet==1.0"], false), &NoReporter)
-        .await
-        .unwrap_err();
+    let err = match resolve(&options(&index, &["greet==1.0"], false), &NoReporter).await {
+        Ok(outcome) => panic!(
+            "resolved although the index lied:\n{}\nindex requests: {:?}",
+            outcome.lock.to_toml_string(),
+            index.requests()
+        ),
+        Err(err) => err,
+    };
     let message = err.to_string();
     assert!(matches!(err, ResolveError::Proxy { .. }), "{message}");
     assert!(
