@@ -116,7 +116,6 @@ fn containers_of(pid: u32) -> Vec<String> {
 /// the same lock into the same directory completes with every wheel sound, and the killed run's
 /// container is gone.
 #[test]
-#[ignore = "bug: `build` never calls Sandbox::remove_leftovers, so the container of a SIGKILLed build stays (only resolve and run sweep)"]
 fn a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun() {
     let sleepy = Fixture {
         name: "sleepy",

@@ -77,6 +77,11 @@ pub async fn build(
     let sandbox = Sandbox::connect()
         .await
         .map_err(sandbox_error("connecting to Docker"))?;
+    // A build killed outright (SIGKILL, a crash) could not remove its containers; do it now.
+    sandbox
+        .remove_leftovers()
+        .await
+        .map_err(sandbox_error("removing containers left by killed runs"))?;
     let image = options
         .image
         .clone()
