@@ -55,7 +55,7 @@ impl Credentials {
                 }
             }
         }
-        for path in pip_config_files() {
+        for path in ob_index::config::default_pip_config_files() {
             if let Ok(text) = fs_err::read_to_string(&path) {
                 for url in index_urls_in_pip_config(&text) {
                     credentials.add_index_url(&url);
@@ -170,32 +170,6 @@ impl Credentials {
         let chosen = specific.or_else(|| self.entries.iter().find(|entry| entry.host.is_none()))?;
         Some((chosen.username.as_str(), chosen.password.as_deref()))
     }
-}
-
-/// pip's configuration files, in pip's order (later ones win in pip; here every index URL with
-/// credentials is kept, so order only matters for precedence between equal hosts).
-fn pip_config_files() -> Vec<PathBuf> {
-    let mut files = vec![
-        PathBuf::from("/etc/pip.conf"),
-        PathBuf::from("/etc/xdg/pip/pip.conf"),
-    ];
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let config_home = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| home.as_ref().map(|home| home.join(".config")));
-    if let Some(config_home) = config_home {
-        files.push(config_home.join("pip/pip.conf"));
-    }
-    if let Some(home) = home {
-        files.push(home.join(".pip/pip.conf"));
-    }
-    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
-        files.push(PathBuf::from(venv).join("pip.conf"));
-    }
-    if let Some(file) = std::env::var_os("PIP_CONFIG_FILE") {
-        files.push(PathBuf::from(file));
-    }
-    files
 }
 
 /// The values of `index-url` and `extra-index-url` in a pip config file (INI; values may

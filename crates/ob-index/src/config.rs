@@ -167,16 +167,21 @@ pub(crate) fn redact(raw: &str) -> String {
 /// configuration files (the last file that sets it wins, `[install]` over `[global]`), then pip's
 /// built-in default asked of `python3`'s pip.
 pub fn default_index_url() -> Result<IndexUrl, IndexError> {
+    let value = std::env::var(INDEX_URL_ENV)
+        .ok()
+        .filter(|value| !value.is_empty());
+    resolve_index_url(value.as_deref(), &default_pip_config_files(), "python3")
+}
+
+/// pip's configuration files for this process's environment, in pip's load order (see
+/// [`pip_config_files`]). Fetch reads credentials from the same files.
+pub fn default_pip_config_files() -> Vec<PathBuf> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-    resolve_index_url(
-        env(INDEX_URL_ENV).as_deref(),
-        &pip_config_files(
-            env("PIP_CONFIG_FILE").map(PathBuf::from),
-            env("XDG_CONFIG_DIRS"),
-            env("XDG_CONFIG_HOME").map(PathBuf::from),
-            env("HOME").map(PathBuf::from),
-        ),
-        "python3",
+    pip_config_files(
+        env("PIP_CONFIG_FILE").map(PathBuf::from),
+        env("XDG_CONFIG_DIRS"),
+        env("XDG_CONFIG_HOME").map(PathBuf::from),
+        env("HOME").map(PathBuf::from),
     )
 }
 
