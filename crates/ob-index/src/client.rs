@@ -32,22 +32,10 @@ pub fn is_valid_project_name(name: &str) -> bool {
     }
 }
 
-/// PEP 503 name normalization: lowercase, runs of `-`, `_` and `.` become one `-`.
+/// PEP 503 name normalization (lowercase, runs of `-`, `_` and `.` become one `-`) of a name
+/// that may carry surrounding white space: the lock's rule, so names match across crates.
 pub fn normalize_name(name: &str) -> String {
-    let mut normalized = String::with_capacity(name.len());
-    let mut last_was_separator = false;
-    for character in name.trim().chars() {
-        if matches!(character, '-' | '_' | '.') {
-            if !last_was_separator {
-                normalized.push('-');
-            }
-            last_was_separator = true;
-        } else {
-            normalized.push(character.to_ascii_lowercase());
-            last_was_separator = false;
-        }
-    }
-    normalized
+    ob_lock::normalize_name(name.trim())
 }
 
 /// One file listed on a project page.
