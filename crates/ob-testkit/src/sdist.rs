@@ -184,6 +184,61 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) -> std::io::Result<
     Ok(())
 }
 
+/// Writes `<dir>/pylock.toml` for fixtures packed into `<dir>/wheelhouse/`: each entry is
+/// (fixture name, build-only, names of its build requirements, all at version 1.0), locked for
+/// `image` with layer `digest`. The index URL is loopback and never contacted.
+pub fn write_fixture_lock(
+    dir: &Path,
+    image: &str,
+    digest: &str,
+    fixtures: &[(&str, bool, &[&str])],
+) -> PathBuf {
+    use ob_lock::{Lock, LockTool, Package, Pin, Sdist};
+    let wheelhouse = dir.join("wheelhouse");
+    let mut lock = Lock {
+        tool: LockTool {
+            image: image.to_owned(),
+            image_digest: digest.to_owned(),
+            python_version: "3.13".to_owned(),
+            platform: "linux_x86_64".to_owned(),
+            source_date_epoch: 1_577_836_800,
+            index_url: "http://127.0.0.1:9/simple/".to_owned(),
+            ..LockTool::default()
+        },
+        ..Lock::default()
+    };
+    for (name, build_only, build_requires) in fixtures {
+        let packed = pack_fixture(name, &wheelhouse).expect("pack the fixture");
+        lock.packages.push(Package {
+            name: (*name).to_owned(),
+            version: packed.version.clone(),
+            build_only: *build_only,
+            sdist: Sdist {
+                filename: packed.filename.clone(),
+                path: Some(format!("wheelhouse/{}", packed.filename)),
+                size: packed.size,
+                sha256: packed.sha256.clone(),
+                ..Sdist::default()
+            },
+            build_requires: build_requires
+                .iter()
+                .map(|name| Pin {
+                    name: (*name).to_owned(),
+                    version: "1.0".to_owned(),
+                })
+                .collect(),
+            ..Package::default()
+        });
+    }
+    lock.packages.sort_by(|a, b| a.name.cmp(&b.name));
+    lock.tool.build_order = lock
+        .canonical_build_order()
+        .expect("fixtures form no cycle");
+    let lock_path = dir.join("pylock.toml");
+    lock.write(&lock_path).expect("write the fixture lock");
+    lock_path
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

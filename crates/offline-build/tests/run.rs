@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ob_lock::{Lock, LockTool, Package, Pin, Sdist};
-
 fn offline_build(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_offline-build"))
         .args(args)
@@ -33,49 +31,15 @@ fn built_project() -> (tempfile::TempDir, PathBuf, PathBuf) {
             .unwrap()
             .digest
     });
-    let mut lock = Lock {
-        tool: LockTool {
-            image,
-            image_digest: digest,
-            python_version: "3.13".to_owned(),
-            platform: "linux_x86_64".to_owned(),
-            source_date_epoch: 1_577_836_800,
-            // Never contacted. Loopback, so no real index is named.
-            index_url: "http://127.0.0.1:9/simple/".to_owned(),
-            ..LockTool::default()
-        },
-        ..Lock::default()
-    };
-    for (name, build_only, build_requires) in [
-        ("minibackend", true, &[][..]),
-        ("greet", false, &["minibackend"][..]),
-    ] {
-        let packed = ob_testkit::sdist::pack_fixture(name, &wheelhouse).unwrap();
-        lock.packages.push(Package {
-            name: name.to_owned(),
-            version: packed.version.clone(),
-            build_only,
-            sdist: Sdist {
-                filename: packed.filename.clone(),
-                path: Some(format!("wheelhouse/{}", packed.filename)),
-                size: packed.size,
-                sha256: packed.sha256.clone(),
-                ..Sdist::default()
-            },
-            build_requires: build_requires
-                .iter()
-                .map(|name| Pin {
-                    name: (*name).to_owned(),
-                    version: "1.0".to_owned(),
-                })
-                .collect(),
-            ..Package::default()
-        });
-    }
-    lock.packages.sort_by(|a, b| a.name.cmp(&b.name));
-    lock.tool.build_order = lock.canonical_build_order().unwrap();
-    let lock_path = dir.path().join("pylock.toml");
-    lock.write(&lock_path).unwrap();
+    let lock_path = ob_testkit::sdist::write_fixture_lock(
+        dir.path(),
+        &image,
+        &digest,
+        &[
+            ("minibackend", true, &[]),
+            ("greet", false, &["minibackend"]),
+        ],
+    );
     let build = offline_build(&[
         "build",
         "--lock",
