@@ -1,7 +1,8 @@
 //! Packs a source tree under `fixtures/` into a deterministic sdist (owned by the build work):
 //! entries sorted, one fixed mtime, numeric owners 0:0, normalised modes, a `PKG-INFO` made from
-//! `[project]`, and a gzip header without time or name, so the same tree always gives the same
-//! sha256.
+//! `[project]` the way current backends write it (Metadata-Version 2.2 with `Requires-Dist` and
+//! `Requires-Python`, or `Dynamic:` for what `[project].dynamic` lists), and a gzip header without
+//! time or name, so the same tree always gives the same sha256.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -70,7 +71,8 @@ pub fn pack(source: &Path, out_dir: &Path) -> Result<PackedSdist, SdistError> {
         move |source: std::io::Error| SdistError::Io { path, source }
     };
     let pyproject_path = source.join("pyproject.toml");
-    let (name, version) = project_name_version(&pyproject_path)?;
+    let project = read_project(&pyproject_path)?;
+    let (name, version) = (project.name.clone(), project.version.clone());
     let stem = format!("{}-{version}", name.replace(['-', '.'], "_").to_lowercase());
     let filename = format!("{stem}.tar.gz");
 
@@ -85,7 +87,7 @@ pub fn pack(source: &Path, out_dir: &Path) -> Result<PackedSdist, SdistError> {
             .write(&mut archive_bytes, flate2::Compression::default());
         let mut builder = tar::Builder::new(encoder);
         builder.mode(tar::HeaderMode::Deterministic);
-        let pkg_info = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+        let pkg_info = project.pkg_info();
         let mut entries: Vec<(String, Vec<u8>, u32)> =
             vec![(format!("{stem}/PKG-INFO"), pkg_info.into_bytes(), 0o644)];
         for relative in &files {
@@ -135,7 +137,40 @@ pub fn sha256_file(path: &Path) -> Result<String, SdistError> {
     Ok(hex::encode(Sha256::digest(bytes)))
 }
 
-fn project_name_version(pyproject_path: &Path) -> Result<(String, String), SdistError> {
+/// The `[project]` fields that go into `PKG-INFO`.
+struct Project {
+    name: String,
+    version: String,
+    dependencies: Vec<String>,
+    requires_python: Option<String>,
+    dynamic: Vec<String>,
+}
+
+impl Project {
+    /// PEP 643: a field listed in `[project].dynamic` is written as `Dynamic:` instead of its value.
+    fn pkg_info(&self) -> String {
+        let mut text = format!(
+            "Metadata-Version: 2.2\nName: {}\nVersion: {}\n",
+            self.name, self.version
+        );
+        let dynamic = |field: &str| self.dynamic.iter().any(|entry| entry == field);
+        if dynamic("requires-python") {
+            text.push_str("Dynamic: Requires-Python\n");
+        } else if let Some(requires_python) = &self.requires_python {
+            text.push_str(&format!("Requires-Python: {requires_python}\n"));
+        }
+        if dynamic("dependencies") {
+            text.push_str("Dynamic: Requires-Dist\n");
+        } else {
+            for dependency in &self.dependencies {
+                text.push_str(&format!("Requires-Dist: {dependency}\n"));
+            }
+        }
+        text
+    }
+}
+
+fn read_project(pyproject_path: &Path) -> Result<Project, SdistError> {
     let problem = |problem: String| SdistError::Project {
         path: pyproject_path.to_path_buf(),
         problem,
@@ -156,7 +191,25 @@ fn project_name_version(pyproject_path: &Path) -> Result<(String, String), Sdist
             .map(str::to_owned)
             .ok_or_else(|| problem(format!("no [project].{key}")))
     };
-    Ok((field("name")?, field("version")?))
+    let strings = |key: &str| -> Vec<String> {
+        project
+            .get(key)
+            .and_then(|value| value.as_array())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| item.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(Project {
+        name: field("name")?,
+        version: field("version")?,
+        dependencies: strings("dependencies"),
+        requires_python: field("requires-python").ok(),
+        dynamic: strings("dynamic"),
+    })
 }
 
 /// Relative paths (with `/`) of every regular file under `dir`.
