@@ -6,7 +6,11 @@ fixed path, and call the backend's PEP 517 hooks. The orchestrator validates wha
 the output directory; nothing this script prints is trusted for security decisions.
 
 Invoked as `python3 -c <this file> <job json>`; the job fields are documented in
-crates/ob-build/src/driver.rs.
+crates/ob-build/src/driver.rs. Resolve runs this same driver for its verification builds and
+adds three optional fields: `venv` (its own venv path, so that builds can run side by side),
+`audit` (a hook that refuses network access instead of only reporting it) and `mode`
+(`requires`: stop after reporting the build requirements; `metadata`: prepare the metadata
+instead of building, when the backend can; `build`, the default).
 """
 
 import json
@@ -29,6 +33,10 @@ import importlib, json, os, sys
 
 MARK = "offline-build:"
 job = json.loads(sys.argv[1])
+if job.get("audit"):
+    # Resolve's verification builds: refuse (not only report) any address but loopback.
+    with open(job["audit"]) as f:
+        exec(compile(f.read(), job["audit"], "exec"), {"__name__": "offline_build_audit"})
 # PEP 517: the source tree is not importable unless backend-path says so.
 while "" in sys.path:
     sys.path.remove("")
@@ -76,7 +84,10 @@ for part in filter(None, attribute.split(".")):
     backend = getattr(backend, part)
 
 get_requires = getattr(backend, "get_requires_for_build_wheel", None)
-if get_requires is not None:
+# Resolve reads this line to learn the dynamic build requirements; the build stage ignores it.
+wanted = list(get_requires(None)) if get_requires is not None else []
+print(f"{MARK} build-requirements {json.dumps(wanted)}", flush=True)
+if wanted:
     import platform
     import re
     from importlib import metadata
@@ -171,7 +182,6 @@ if get_requires is not None:
         except (ValueError, IndexError, KeyError):
             return None
 
-    wanted = get_requires(None)
     installed = {norm(d.metadata["Name"]) for d in metadata.distributions()}
     missing = []
     for requirement in wanted:
@@ -193,6 +203,15 @@ if get_requires is not None:
         )
         sys.exit(3)
 
+mode = job.get("mode", "build")
+if mode == "requires":
+    sys.exit(0)
+if mode == "metadata":
+    prepare = getattr(backend, "prepare_metadata_for_build_wheel", None)
+    if prepare is not None:
+        print(f"{MARK} metadata {prepare(job['out'])}", flush=True)
+        sys.exit(0)
+    # PEP 517: without the metadata hook, a frontend builds the wheel and reads its metadata.
 filename = backend.build_wheel(job["out"])
 print(f"{MARK} built {filename}", flush=True)
 '''
@@ -289,7 +308,8 @@ def write_console_scripts(text, bin_dir, python):
 def extract_sdist(sdist, parent, source_dir):
     """Extract without chown and with the 'data' filter (no links or paths out of the tree)."""
     os.makedirs(parent, exist_ok=True)
-    staging = os.path.join(parent, ".extract")
+    # Beside the source directory, so that builds of other packages can extract at the same time.
+    staging = source_dir + ".extract"
     if sdist.endswith(".zip"):
         with zipfile.ZipFile(sdist) as archive:
             for name in archive.namelist():
@@ -334,7 +354,8 @@ def main():
     job = json.loads(sys.argv[1])
     started = time.monotonic()
     log(f"building {job['name']} {job['version']} with Python {sys.version.split()[0]}")
-    env = "/tmp/venv"
+    # Resolve runs several verification builds at once, each with a venv of its own.
+    env = job.get("venv", "/tmp/venv")
     python, site_packages = make_venv(env)
     for wheel in job["wheels"]:
         if os.path.dirname(os.path.realpath(wheel)) != job["wheels_dir"]:
@@ -345,7 +366,8 @@ def main():
     extract_sdist(job["sdist"], os.path.dirname(source_dir), source_dir)
     log(f"extracted {os.path.basename(job['sdist'])} at {source_dir}")
     runner = subprocess.run(
-        [python, "-P", "-c", HOOK_RUNNER, json.dumps({"out": job["out"]})],
+        [python, "-P", "-c", HOOK_RUNNER,
+         json.dumps({"out": job["out"], "audit": job.get("audit"), "mode": job.get("mode", "build")})],
         cwd=source_dir,
         env=build_environment(job, env, source_dir),
     )
