@@ -1,20 +1,25 @@
 """offline-build resolve driver: runs INSIDE the scratch resolve container, whose only reachable
 service is the orchestrator's index proxy (sdists only).
 
-It owns discovery: resolve the runtime closure with pip's resolver under the sdist-only policy,
-find every sdist's build requirements by running its PEP 517 hooks (static
-`[build-system].requires`, the setuptools default when absent, then
-`get_requires_for_build_wheel` in an environment holding the static ones), add their runtime
-closure, and repeat until nothing new appears; then compute each package's pinned build
-environment and the build order, and (unless told not to) build every package in that order with
-the build stage's own driver. The result goes to <out>/result.json; the orchestrator checks every
-file against what its proxy served and trusts nothing here for security decisions.
+It owns discovery. pip's resolver picks versions under the sdist-only policy, but never builds
+anything: a loopback index in front of the proxy answers pip's PEP 658 metadata requests with
+what each sdist states in its PKG-INFO. Then every package is taken bottom-up, as the build
+stage will take it: its static `[build-system].requires` (the setuptools default when absent) are
+built first, then the build stage's own driver runs its hooks in a venv of exactly those wheels,
+which names the dynamic requirements (`get_requires_for_build_wheel`), and, once those are built
+too, builds its wheel. That build is the verification build; its METADATA confirms what the
+PKG-INFO said, and a difference is fed back to pip. New build requirements and corrected
+metadata start another pip round, until nothing changes. Unrelated packages build in parallel.
+
+The result goes to <out>/result.json; the orchestrator checks every file against what its proxy
+served and trusts nothing here for security decisions.
 
 Invoked as `python3 driver.py <job.json>`; the job fields are documented in
 crates/ob-resolve/src/driver.rs.
 """
 
 import concurrent.futures
+import email.parser
 import hashlib
 import http.server
 import json
@@ -34,14 +39,20 @@ import zipfile
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 WORK = "/tmp/ob"
 NETWORK_LOG = "/tmp/ob-network.jsonl"
 # PEP 517/518: what a project without [build-system] is built with.
 DEFAULT_REQUIRES = ["setuptools>=40.8.0"]
-DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
 TAIL = 20
+# A resolve that has not settled after this many pip rounds is going round in circles.
+MAX_ROUNDS = 40
+# What a build step does, weakest first: learn the build requirements, also prepare the
+# metadata, or build the wheel.
+MODES = ("requires", "metadata", "build")
 
 
 class Failure(Exception):
@@ -54,6 +65,10 @@ class Failure(Exception):
         self.message = message
         self.log = log
         self.extra = extra
+
+
+class Unpinned(Exception):
+    """A requirement names a package that the current pip resolution does not hold (yet)."""
 
 
 def progress(event, **fields):
@@ -72,16 +87,101 @@ def network_attempts():
         return []
 
 
-class MetadataIndex:
-    """A loopback index in front of the proxy that adds PEP 658 `core-metadata` for every sdist
-    whose metadata an earlier pip run already prepared, so later resolver rounds do not build
-    that metadata again (pip's --dry-run then needs no sdist). Files are forwarded untouched."""
+# -- metadata ------------------------------------------------------------------------------------
 
-    def __init__(self, upstream):
-        self.upstream = upstream
+
+def parse_metadata(text):
+    """The fields of core metadata that resolution depends on."""
+    message = email.parser.HeaderParser().parsestr(text)
+    return {
+        "metadata_version": message.get("Metadata-Version", "1.0").strip(),
+        "name": (message.get("Name") or "").strip(),
+        "version": (message.get("Version") or "").strip(),
+        "requires_dist": [r.strip() for r in message.get_all("Requires-Dist") or []],
+        "requires_python": (message.get("Requires-Python") or "").strip() or None,
+        "provides_extra": [e.strip() for e in message.get_all("Provides-Extra") or []],
+        "dynamic": [d.strip().lower() for d in message.get_all("Dynamic") or []],
+    }
+
+
+def metadata_key(metadata):
+    """What must agree between the metadata pip resolved with and the built wheel's."""
+    def requirement(text):
+        try:
+            return str(Requirement(text))
+        except Exception:
+            return text.strip()
+
+    requires_python = metadata.get("requires_python")
+    try:
+        requires_python = str(SpecifierSet(requires_python)) if requires_python else ""
+    except Exception:
+        pass
+    return (
+        sorted({requirement(r) for r in metadata.get("requires_dist") or []}),
+        requires_python,
+        sorted({canonicalize_name(e) for e in metadata.get("provides_extra") or []}),
+    )
+
+
+def trusted(metadata):
+    """PEP 643: from Metadata-Version 2.2 on, a field not marked Dynamic is what the wheel says."""
+    try:
+        new_enough = Version(metadata["metadata_version"]) >= Version("2.2")
+    except InvalidVersion:
+        return False
+    dynamic = set(metadata["dynamic"])
+    return new_enough and not dynamic & {"requires-dist", "requires-python", "provides-extra"}
+
+
+def valid_requirement(text):
+    try:
+        Requirement(text)
+    except Exception:
+        return False
+    return True
+
+
+def sdist_name_version(filename):
+    stem = filename[: -len(".tar.gz")] if filename.endswith(".tar.gz") else filename.rsplit(".", 1)[0]
+    name, _, version = stem.rpartition("-")
+    return canonicalize_name(name), version
+
+
+def read_sdist(path):
+    """PKG-INFO text and parsed pyproject.toml of an sdist's top directory, without extracting."""
+    wanted = {}
+    if path.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                parts = name.split("/")
+                if len(parts) == 2 and parts[1] in ("PKG-INFO", "pyproject.toml"):
+                    wanted.setdefault(parts[1], archive.read(name))
+    else:
+        with tarfile.open(path) as archive:
+            for member in archive:
+                parts = member.name.lstrip("./").split("/")
+                if member.isfile() and len(parts) == 2 and parts[1] in ("PKG-INFO", "pyproject.toml"):
+                    wanted.setdefault(parts[1], archive.extractfile(member).read())
+    pkg_info = wanted.get("PKG-INFO")
+    pyproject = {}
+    if "pyproject.toml" in wanted:
+        pyproject = tomllib.loads(wanted["pyproject.toml"].decode("utf-8"))
+    return (pkg_info.decode("utf-8", "replace") if pkg_info is not None else None), pyproject
+
+
+class MetadataIndex:
+    """A loopback index in front of the proxy that gives pip PEP 658 `core-metadata` for every
+    sdist, so that pip's resolver never builds anything. The metadata is what `provide` returns
+    for a file (what its PKG-INFO states until a build confirms or corrects it). Pages are kept
+    for the whole run; files are forwarded untouched."""
+
+    def __init__(self, upstream, provide):
         origin = urllib.request.urlparse(upstream)
         self.origin = f"{origin.scheme}://{origin.netloc}"
+        self.provide = provide
         self.metadata = {}  # sdist file name -> METADATA bytes
+        self.pages = {}  # path -> (content type, body)
         index = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -91,16 +191,19 @@ class MetadataIndex:
             def do_GET(self):
                 try:
                     index.answer(self)
+                except Failure as failure:
+                    index.failure = failure
+                    self.send_error(502, failure.message)
                 except Exception as error:  # a broken answer must not kill the server
                     self.send_error(502, str(error))
 
+        self.failure = None
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/simple/"
 
-    def add(self, filename, metadata):
-        lines = [f"Metadata-Version: {metadata.get('metadata_version', '2.1')}",
-                 f"Name: {metadata['name']}", f"Version: {metadata['version']}"]
+    def set(self, filename, metadata):
+        lines = ["Metadata-Version: 2.1", f"Name: {metadata['name']}", f"Version: {metadata['version']}"]
         if metadata.get("requires_python"):
             lines.append(f"Requires-Python: {metadata['requires_python']}")
         lines += [f"Provides-Extra: {extra}" for extra in metadata.get("provides_extra") or []]
@@ -110,12 +213,13 @@ class MetadataIndex:
     def answer(self, request):
         path = request.path.split("?", 1)[0]
         if path.startswith("/files/") and path.endswith(".metadata"):
-            filename = urllib.request.unquote(path[: -len(".metadata")].rsplit("/", 1)[-1])
-            body = self.metadata.get(filename)
-            if body is None:
-                request.send_error(404)
-                return
-            return self.send(request, 200, "application/octet-stream", body)
+            file_path = path[: -len(".metadata")]
+            filename = urllib.request.unquote(file_path.rsplit("/", 1)[-1])
+            if filename not in self.metadata:
+                self.set(filename, self.provide(filename, self.origin + file_path))
+            return self.send(request, 200, "application/octet-stream", self.metadata[filename])
+        if path.startswith("/simple/") and path in self.pages:
+            return self.send(request, 200, *self.pages[path])
         upstream = urllib.request.Request(self.origin + path, headers={
             "Accept": request.headers.get("Accept", "*/*")})
         try:
@@ -128,12 +232,11 @@ class MetadataIndex:
         if path.startswith("/simple/") and "json" in content_type:
             page = json.loads(body)
             for file in page.get("files", []):
-                known = self.metadata.get(file["filename"])
-                if known is not None:
-                    digest = {"sha256": hashlib.sha256(known).hexdigest()}
-                    file["core-metadata"] = digest
-                    file["data-dist-info-metadata"] = digest
+                if file["filename"].endswith((".tar.gz", ".zip")):
+                    file["core-metadata"] = True
+                    file["data-dist-info-metadata"] = True
             body = json.dumps(page).encode()
+            self.pages[path] = (content_type, body)
         self.send(request, 200, content_type, body)
 
     @staticmethod
@@ -145,13 +248,64 @@ class MetadataIndex:
         request.wfile.write(body)
 
 
+# pip (25.1, Debian trixie's) resolves from PEP 658 metadata alone, then downloads and prepares
+# every sdist anyway, building its metadata in an isolated environment, even for --dry-run. The
+# answer is already known, so this skips that last step for whatever was resolved from metadata
+# and reports that metadata. With a pip whose internals differ, nothing is patched: pip does
+# its own preparation, slower, with the same result.
+PIP_DRY_RUN = r'''
+import sys
+try:
+    from pip._internal.operations.prepare import RequirementPreparer
+    from pip._internal.req.req_install import InstallRequirement
+    from pip._internal.utils.direct_url_helpers import direct_url_from_link
+
+    fetch_metadata_only = RequirementPreparer._fetch_metadata_only
+    prepare_more = RequirementPreparer.prepare_linked_requirements_more
+    get_dist = InstallRequirement.get_dist
+
+    def _fetch_metadata_only(self, req):
+        dist = fetch_metadata_only(self, req)
+        if dist is not None:
+            req._offline_build_metadata = dist
+        return dist
+
+    def _prepare_more(self, reqs, parallel_builds=False):
+        rest = []
+        for req in reqs:
+            if req.needs_more_preparation and getattr(req, "_offline_build_metadata", None) is not None:
+                if req.download_info is None:
+                    req.download_info = direct_url_from_link(req.link, req.source_dir)
+                req.needs_more_preparation = False
+            else:
+                rest.append(req)
+        prepare_more(self, rest, parallel_builds)
+
+    def _get_dist(self):
+        dist = getattr(self, "_offline_build_metadata", None)
+        return dist if dist is not None else get_dist(self)
+
+    RequirementPreparer._fetch_metadata_only = _fetch_metadata_only
+    RequirementPreparer.prepare_linked_requirements_more = _prepare_more
+    InstallRequirement.get_dist = _get_dist
+except (ImportError, AttributeError):
+    pass
+from pip._internal.cli.main import main
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+# -- the driver ----------------------------------------------------------------------------------
+
+
 class Driver:
     def __init__(self, job):
         self.job = job
         self.out = job["out"]
         self.logs = os.path.join(self.out, "logs")
         os.makedirs(self.logs, exist_ok=True)
-        os.makedirs(WORK, exist_ok=True)
+        for directory in ("sdists", "wheels", "envs", "src", "venvs", "step-out"):
+            os.makedirs(os.path.join(WORK, directory), exist_ok=True)
         self.env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": "/tmp/home",
@@ -163,7 +317,6 @@ class Driver:
             "OB_NETWORK_LOG": NETWORK_LOG,
             # pip: only our proxy, only sdists, no configuration but ours.
             "PIP_CONFIG_FILE": os.devnull,
-            "PIP_INDEX_URL": job["index_url"],
             "PIP_TRUSTED_HOST": job["allow_host"],
             "PIP_NO_BINARY": ":all:",
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
@@ -171,15 +324,72 @@ class Driver:
             "PIP_BREAK_SYSTEM_PACKAGES": "1",
             "PIP_PROGRESS_BAR": "off",
             "PIP_RETRIES": "0",
+            # Metadata is served on demand, after its sdist is fetched through the proxy.
+            "PIP_DEFAULT_TIMEOUT": "600",
         }
         # pip talks to the proxy through the metadata index (loopback, so plain http is fine).
-        self.metadata_index = MetadataIndex(job["index_url"])
+        self.metadata_index = MetadataIndex(job["index_url"], self.provide_metadata)
         self.env["PIP_INDEX_URL"] = self.metadata_index.url
         self.requirements = list(job["requirements"])
         self.constraints = list(job["constraints"])
-        # name -> {"version", "url", "requires_dist", "requires_python", "build_requires": [str]}
+        self.lock = threading.Lock()
+        self.fetch_locks = {}
+        # name -> {"version", "url", "filename", "requires_dist", "requires_python"}: pip's answer.
         self.packages = {}
-        self.discovered = {}  # (name, version) -> list of build requirement strings
+        self.sdists = {}  # filename -> {"static": [str], "pkg_info": metadata or None}
+        self.served = {}  # filename -> metadata dict pip was given
+        self.dynamic = {}  # (name, version) -> the last build requirements its hooks named
+        # (name, version, env) -> {"mode", "status", "requires", "wheel", "log"}
+        self.steps = {}
+        self.metadata_changed = False
+        self.unpinned = set()  # names a build environment needs that pip's resolution lacks
+
+    # -- sdists and their metadata ------------------------------------------------------------
+
+    def fetch_sdist(self, url):
+        filename = urllib.request.unquote(url.rsplit("/", 1)[-1])
+        path = os.path.join(WORK, "sdists", filename)
+        with self.lock:
+            fetch_lock = self.fetch_locks.setdefault(path, threading.Lock())
+        with fetch_lock:
+            if not os.path.exists(path):
+                with urllib.request.urlopen(url, timeout=300) as response, open(path + ".part", "wb") as f:
+                    shutil.copyfileobj(response, f)
+                os.rename(path + ".part", path)
+        return path
+
+    def sdist_info(self, filename, url):
+        info = self.sdists.get(filename)
+        if info is not None:
+            return info
+        path = self.fetch_sdist(url)
+        name, _ = sdist_name_version(filename)
+        try:
+            pkg_info, pyproject = read_sdist(path)
+        except Exception as error:
+            raise Failure("bad-sdist", name, f"could not read {filename}: {error}")
+        static = pyproject.get("build-system", {}).get("requires", DEFAULT_REQUIRES)
+        if not isinstance(static, list) or not all(isinstance(r, str) and valid_requirement(r) for r in static):
+            raise Failure("bad-sdist", name,
+                          f"{filename}: [build-system].requires is not a list of PEP 508 requirements: {static!r}")
+        info = {
+            "static": list(static),
+            "pkg_info": parse_metadata(pkg_info) if pkg_info else None,
+        }
+        with self.lock:
+            self.sdists[filename] = info
+        return info
+
+    def provide_metadata(self, filename, url):
+        """What pip is told about an sdist it has not been told about yet: its PKG-INFO, or only
+        its name and version when it has none. A later build of it confirms or corrects this."""
+        info = self.sdist_info(filename, url)
+        name, version = sdist_name_version(filename)
+        metadata = info["pkg_info"] or {"name": name, "version": version}
+        metadata = {**metadata, "name": metadata.get("name") or name, "version": metadata.get("version") or version}
+        # Unless trusted (PEP 643), only a guess until a step of it confirms or corrects it.
+        self.served[filename] = metadata
+        return metadata
 
     # -- pip's resolver -----------------------------------------------------------------------
 
@@ -188,38 +398,38 @@ class Driver:
         with open(req_file, "w") as f:
             f.write("\n".join(requirements) + "\n")
         report = os.path.join(WORK, f"{label}-report.json")
-        command = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+        command = [sys.executable, "-c", PIP_DRY_RUN, "install", "--dry-run", "--ignore-installed",
                    "--report", report, "-r", req_file]
         if self.constraints:
             constraints = os.path.join(WORK, "constraints.txt")
             with open(constraints, "w") as f:
                 f.write("\n".join(self.constraints) + "\n")
             command += ["-c", constraints]
-        seen = len(network_attempts())
         result = subprocess.run(command, env=self.env, capture_output=True, text=True)
         log = os.path.join(self.logs, f"{label}.log")
         with open(log, "w") as f:
             f.write(result.stdout + result.stderr)
+        if self.metadata_index.failure is not None:
+            raise self.metadata_index.failure
         if result.returncode != 0:
-            self.explain_pip_failure(result.stdout + result.stderr, log, seen)
+            self.explain_pip_failure(result.stdout + result.stderr, log)
         with open(report) as f:
-            return json.load(f)["install"]
+            installs = json.load(f)["install"]
+        self.packages = {}
+        for item in installs:
+            metadata = item["metadata"]
+            url = item["download_info"]["url"]
+            self.packages[canonicalize_name(metadata["name"])] = {
+                "version": metadata["version"],
+                "url": url,
+                "filename": urllib.request.unquote(url.rsplit("/", 1)[-1]),
+                "requires_dist": metadata.get("requires_dist", []),
+                "requires_python": metadata.get("requires_python"),
+            }
+        progress("found", packages=len(self.packages))
 
-    def explain_pip_failure(self, output, log, seen_attempts):
-        attempts = network_attempts()[seen_attempts:]
-        if attempts:
-            first = attempts[0]
-            raise Failure("network", first.get("package") or self.collecting(output),
-                          "its build tried to reach the network", log=log,
-                          host=first.get("host"), tail=tail(output))
-        unreachable = re.search(
-            r"Temporary failure in name resolution|Name or service not known|Network is unreachable"
-            r"|No route to host", output)
-        if unreachable:
-            # The audit hook was not loaded (an image without Debian's site layout): the error
-            # text still shows a failed lookup or connection.
-            raise Failure("network", self.collecting(output), "its build tried to reach the network",
-                          log=log, host=None, tail=tail(output))
+    @staticmethod
+    def explain_pip_failure(output, log):
         missing = re.search(
             r"Could not find a version that satisfies the requirement (\S+) \(from versions: ([^)]*)\)",
             output)
@@ -243,218 +453,28 @@ class Driver:
             raise Failure("conflict", conflict.group(1) if conflict else "",
                           "\n".join(line for line in explanation if line) or tail(output),
                           log=log)
-        being_built = re.search(
-            r"(\S+?\.(?:tar\.gz|zip))(?:#\S*)?(?: \(from [^)]*\))? is already being built", output)
-        if being_built:
-            # pip's build tracker caught a package needed (transitively) to build itself.
-            name = sdist_name(being_built.group(1).rsplit("/", 1)[-1])
-            raise Failure("cycle", name, "build-dependency cycle", log=log,
-                          cycle=self.static_cycle(name))
-        package = self.collecting(output)
-        raise Failure("hook-failed", package,
-                      "pip could not prepare its metadata (its build hooks failed)",
-                      log=log, tail=tail(output))
-
-    def static_build_requirements(self, name):
-        """Names in `[build-system].requires` of the newest sdist of `name` on the proxy."""
-        from packaging.version import InvalidVersion, Version
-
-        request = urllib.request.Request(self.job["index_url"] + name + "/",
-                                         headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            page = json.load(response)
-        candidates = []
-        for file in page["files"]:
-            try:
-                version = Version(file["filename"][: -len(".tar.gz")].rsplit("-", 1)[-1])
-            except (InvalidVersion, IndexError):
-                continue
-            candidates.append((version, file["url"]))
-        if not candidates:
-            return []
-        url = urllib.request.urljoin(self.job["index_url"] + name + "/", max(candidates)[1])
-        source = self.extract(self.fetch_sdist(url), os.path.join(WORK, "cycle", name))
-        build_system = {}
-        if os.path.exists(os.path.join(source, "pyproject.toml")):
-            with open(os.path.join(source, "pyproject.toml"), "rb") as f:
-                build_system = tomllib.load(f).get("build-system", {})
-        return [canonicalize_name(Requirement(r).name) for r in build_system.get("requires", DEFAULT_REQUIRES)]
-
-    def static_cycle(self, start):
-        """The path of static build requirements that leads from `start` back to it."""
-        graph = {}
-        path = []
-
-        def visit(name):
-            path.append(name)
-            if name not in graph:
-                try:
-                    graph[name] = self.static_build_requirements(name)
-                except Exception:
-                    graph[name] = []
-            for dependency in graph[name]:
-                if dependency == start:
-                    return path + [start]
-                if dependency not in path and len(path) < 50:
-                    found = visit(dependency)
-                    if found:
-                        return found
-            path.pop()
-            return None
-
-        return visit(start) or [start, "...", start]
-
-    @staticmethod
-    def collecting(output):
         found = re.findall(r"Collecting (\S+)", output)
-        if not found:
-            return ""
-        return canonicalize_name(re.split(r"[\[<>=!~;@ ]", found[-1], maxsplit=1)[0])
+        package = canonicalize_name(re.split(r"[\[<>=!~;@ ]", found[-1], maxsplit=1)[0]) if found else ""
+        raise Failure("internal", package, "pip's resolver failed:\n" + tail(output), log=log)
 
-    # -- build requirements -------------------------------------------------------------------
+    # -- requirements and closures ------------------------------------------------------------
 
-    def fetch_sdist(self, url):
-        filename = url.rsplit("/", 1)[-1]
-        directory = os.path.join(WORK, "sdists")
-        os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, urllib.request.unquote(filename))
-        if not os.path.exists(path):
-            with urllib.request.urlopen(url, timeout=300) as response, open(path + ".part", "wb") as f:
-                shutil.copyfileobj(response, f)
-            os.rename(path + ".part", path)
-        return path
+    def static_requirements(self, name):
+        package = self.packages[name]
+        return self.sdist_info(package["filename"], package["url"])["static"]
 
-    @staticmethod
-    def extract(sdist, parent):
-        os.makedirs(parent, exist_ok=True)
-        staging = os.path.join(parent, ".extract")
-        shutil.rmtree(staging, ignore_errors=True)
-        if sdist.endswith(".zip"):
-            with zipfile.ZipFile(sdist) as archive:
-                for name in archive.namelist():
-                    if name.startswith("/") or ".." in name.split("/"):
-                        raise Failure("bad-sdist", "", f"unsafe member {name!r} in {sdist}")
-                archive.extractall(staging)
-        else:
-            with tarfile.open(sdist) as archive:
-                archive.extractall(staging, filter="data")
-        entries = os.listdir(staging)
-        if len(entries) != 1:
-            raise Failure("bad-sdist", "", f"{os.path.basename(sdist)} does not hold one top directory")
-        return os.path.join(staging, entries[0])
-
-    def discover(self, name, version, url):
-        """Static + dynamic build requirements of one sdist."""
-        log_path = os.path.join(self.logs, f"discover-{name}.log")
-        log = open(log_path, "w")
-        try:
-            sdist = self.fetch_sdist(url)
-            source = self.extract(sdist, os.path.join(WORK, "src", f"{name}-{version}"))
-            build_system = {}
-            pyproject = os.path.join(source, "pyproject.toml")
-            if os.path.exists(pyproject):
-                with open(pyproject, "rb") as f:
-                    build_system = tomllib.load(f).get("build-system", {})
-            static = list(build_system.get("requires", DEFAULT_REQUIRES))
-            backend = build_system.get("build-backend", DEFAULT_BACKEND)
-            backend_path = list(build_system.get("backend-path", []))
-            target = os.path.join(WORK, "env", f"{name}-{version}")
-            shutil.rmtree(target, ignore_errors=True)
-            os.makedirs(target)
-            seen = len(network_attempts())
-            if static:
-                pins = os.path.join(WORK, f"pins-{name}.txt")
-                with open(pins, "w") as f:
-                    f.write("\n".join(f"{n}=={p['version']}" for n, p in sorted(self.packages.items())) + "\n")
-                command = [sys.executable, "-m", "pip", "install", "--target", target, "--no-compile",
-                           "-c", pins, *static]
-                log.write(f"$ {' '.join(command)}\n")
-                log.flush()
-                result = subprocess.run(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                        text=True)
-                if result.returncode != 0:
-                    log.flush()
-                    self.hook_failure(name, log_path, seen,
-                                      f"could not install its build requirements {static}")
-            runner = {
-                "audit": self.job["audit"],
-                "target": target,
-                "backend": backend,
-                "backend_path": backend_path,
-                "result": os.path.join(WORK, f"dynamic-{name}.json"),
-            }
-            log.write(f"$ get_requires_for_build_wheel ({backend})\n")
-            log.flush()
-            result = subprocess.run([sys.executable, "-S", "-E", "-c", HOOK_RUNNER, json.dumps(runner)],
-                                    cwd=source, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                    text=True)
-            if result.returncode != 0:
-                log.flush()
-                self.hook_failure(name, log_path, seen, "get_requires_for_build_wheel failed")
-            with open(runner["result"]) as f:
-                dynamic = json.load(f)
-            log.write(f"static: {static}\ndynamic: {dynamic}\n")
-            return static + [r for r in dynamic if r not in static]
-        finally:
-            log.close()
-
-    def hook_failure(self, name, log_path, seen, message):
-        with open(log_path) as f:
-            text = f.read()
-        attempts = network_attempts()[seen:]
-        if attempts:
-            raise Failure("network", attempts[0].get("package") or name,
-                          "its build tried to reach the network", log=log_path,
-                          host=attempts[0].get("host"), tail=tail(text))
-        raise Failure("hook-failed", name, message, log=log_path, tail=tail(text))
-
-    def current_build_requirements(self):
-        # Only those of the versions in the latest resolution: an earlier round may have picked
-        # another version whose build requirements no longer matter.
-        return sorted({
-            requirement
-            for (name, version), requirements in self.discovered.items()
-            if self.packages.get(name, {}).get("version") == version
-            for requirement in requirements
-        })
-
-    # -- the loop -----------------------------------------------------------------------------
-
-    def run(self):
-        round_number = 0
-        while True:
-            round_number += 1
-            wanted = self.requirements + self.current_build_requirements()
-            progress("phase", phase="runtime" if round_number == 1 else "build-requirements",
-                     round=round_number)
-            installs = self.pip_resolve(wanted, f"resolve-{round_number}")
-            self.packages = {}
-            for item in installs:
-                metadata = item["metadata"]
-                name = canonicalize_name(metadata["name"])
-                self.metadata_index.add(
-                    urllib.request.unquote(item["download_info"]["url"].rsplit("/", 1)[-1]), metadata)
-                self.packages[name] = {
-                    "version": metadata["version"],
-                    "url": item["download_info"]["url"],
-                    "requires_dist": metadata.get("requires_dist", []),
-                    "requires_python": metadata.get("requires_python"),
-                }
-            new = [(n, p) for n, p in sorted(self.packages.items()) if (n, p["version"]) not in self.discovered]
-            progress("found", packages=len(self.packages), new=len(new))
-            if not new:
-                break
-            with concurrent.futures.ThreadPoolExecutor(max(1, self.job["jobs"])) as pool:
-                futures = {pool.submit(self.discover, n, p["version"], p["url"]): n for n, p in new}
-                for future in concurrent.futures.as_completed(futures):
-                    name = futures[future]
-                    self.discovered[(name, self.packages[name]["version"])] = future.result()
-                    progress("discovered", package=name, done=len(self.discovered))
-        return self.finish()
-
-    # -- graph ---------------------------------------------------------------------------------
+    def build_strings(self):
+        """Every build requirement of every package pip chose, as pip is to enforce them."""
+        strings = set()
+        for name, package in self.packages.items():
+            info = self.sdists.get(package["filename"])
+            if info is not None:
+                strings.update(info["static"])
+            strings.update(self.dynamic.get((name, package["version"]), []))
+        return sorted(strings)
 
     def closure(self, requirement_strings, edges=None):
+        """Names of the packages that `requirement_strings` pull in under pip's resolution."""
         environment = default_environment()
         chosen = {}  # name -> extras
         stack = [Requirement(r) for r in requirement_strings]
@@ -464,7 +484,7 @@ class Driver:
                 continue
             name = canonicalize_name(requirement.name)
             if name not in self.packages:
-                raise Failure("internal", name, f"`{requirement}` is not in pip's resolution")
+                raise Unpinned(name)
             extras = {canonicalize_name(e) for e in requirement.extras}
             before = chosen.get(name)
             if before is not None and extras <= before:
@@ -483,16 +503,329 @@ class Driver:
                 stack.append(dependency)
         return set(chosen)
 
-    def finish(self):
+    # -- the plan: what each package needs and what can run now --------------------------------
+
+    def plan(self):
+        """For every package: its build environments so far, whether it is done, and the step
+        that can run now. Returns (states, runnable steps, needs another pip round)."""
+        needs_round = False
+        self.unpinned = set()
+        states = {}
+        build_ids = {}
+        visiting = set()
+
+        def step_for(name, env_names, mode_needed):
+            env = env_id(env_names)
+            if env is None:
+                return None, env
+            result = self.steps.get((name, self.packages[name]["version"], env))
+            if result is not None and MODES.index(result["mode"]) >= MODES.index(mode_needed):
+                return result, env
+            return None, env
+
+        def env_id(names):
+            ids = []
+            for dependency in sorted(names):
+                identity = build_id(dependency)
+                if identity is None:
+                    return None
+                ids.append(identity)
+            return hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:16]
+
+        def build_id(name):
+            """Identity of `name`'s current wheel (its version and what it was built with), or
+            None while it is not built under the current resolution."""
+            if name in build_ids:
+                return build_ids[name]
+            if name in visiting:
+                return None
+            visiting.add(name)
+            state = state_of(name, "build")
+            visiting.discard(name)
+            identity = None
+            if state["done"] and state["result"]["mode"] == "build":
+                identity = f"{name}=={self.packages[name]['version']}@{state['env']}"
+            build_ids[name] = identity
+            return identity
+
+        def state_of(name, mode_needed):
+            nonlocal needs_round
+            state = {"done": False, "waits": set(), "step": None, "result": None, "env": None,
+                     "build_env": None}
+            static = self.static_requirements(name)
+            # What its hooks named last, in whatever environment they ran.
+            requires = self.dynamic.get((name, self.packages[name]["version"]))
+            try:
+                target = self.closure(static + (requires or []))
+            except Unpinned as missing:
+                needs_round = True
+                self.unpinned.add(str(missing))
+                return state
+            if name in target:
+                raise Failure("cycle", name, "build-dependency cycle", cycle=[name, name])
+            if mode_needed == "requires" and requires is not None:
+                state.update(done=True, build_env=sorted(target))
+                return state
+            result, env = step_for(name, target, mode_needed)
+            if env is None:
+                state["waits"] = {d for d in target if d in visiting or build_id(d) is None}
+                return state
+            if result is None:
+                state["step"] = (name, target, env, mode_needed)
+                return state
+            if result["status"] == "missing":
+                raise Failure("build-failed", name,
+                              f"its build asked for `{result['missing']}`, which is not in its build environment",
+                              log=result["log"], tail=result["tail"])
+            if self.closure(static + result["requires"]) != target:
+                raise Failure("hook-failed", name,
+                              "get_requires_for_build_wheel names other requirements in other build "
+                              f"environments: {result['requires']} here, {requires} elsewhere",
+                              log=result["log"], tail=result["tail"])
+            state.update(done=True, result=result, env=env, build_env=sorted(target))
+            return state
+
+        def trusted_metadata(name):
+            info = self.sdists.get(self.packages[name]["filename"])
+            return bool(info and info["pkg_info"] and trusted(info["pkg_info"]))
+
+        def mode_of(name):
+            if self.job["verify"] or name in needed:
+                return "build"
+            return "requires" if trusted_metadata(name) else "metadata"
+
+        # Without verification, only what some build environment holds is built: every static
+        # environment (hooks run there), and the full one of whatever is built or prepared.
+        needed = set()
+        if not self.job["verify"]:
+            for name in self.packages:
+                try:
+                    needed |= self.closure(self.static_requirements(name))
+                except Unpinned as missing:
+                    needs_round = True
+                    self.unpinned.add(str(missing))
+            while True:
+                grown = set(needed)
+                for name, package in self.packages.items():
+                    requires = self.dynamic.get((name, package["version"]))
+                    if requires and mode_of(name) != "requires":
+                        try:
+                            grown |= self.closure(self.static_requirements(name) + requires)
+                        except Unpinned:
+                            needs_round = True
+                if grown == needed:
+                    break
+                needed = grown
+
+        runnable = []
+        for name in sorted(self.packages):
+            visiting.add(name)
+            states[name] = state_of(name, mode_of(name))
+            visiting.discard(name)
+            if states[name]["step"] is not None:
+                runnable.append(states[name]["step"])
+        return states, runnable, needs_round
+
+    # -- one step: the build stage's driver on one package -------------------------------------
+
+    def run_step(self, name, env_wheels, env, mode):
+        package = self.packages[name]
+        version = package["version"]
+        sdist = self.fetch_sdist(package["url"])
+        tag = f"{name}-{env}"
+        wheels_dir = os.path.join(WORK, "envs", tag)
+        out = os.path.join(WORK, "step-out", tag)
+        venv = os.path.join(WORK, "venvs", tag)
+        source_dir = f"/tmp/src/{name}-{version}"
+        for directory in (wheels_dir, out, venv, source_dir, source_dir + ".extract"):
+            shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(wheels_dir)
+        os.makedirs(out)
+        wheels = []
+        for built in env_wheels:
+            target = os.path.join(wheels_dir, os.path.basename(built))
+            os.link(built, target)
+            wheels.append(target)
+        job = {
+            "name": name,
+            "version": version,
+            "sdist": sdist,
+            "wheels": wheels,
+            "wheels_dir": wheels_dir,
+            "out": out,
+            "source_dir": source_dir,
+            "prefix_map_to": f"/usr/src/{name}-{version}",
+            "source_date_epoch": self.job["source_date_epoch"],
+            "venv": venv,
+            "audit": self.job["audit"],
+            "mode": mode,
+        }
+        log_path = os.path.join(self.logs, f"{'build' if mode == 'build' else 'hooks'}-{name}.log")
+        env_vars = {k: v for k, v in self.env.items() if not k.startswith(("PIP_", "OB_ALLOW"))}
+        with open(log_path, "w") as log:
+            log.write(f"# {name} {version}, {mode}, with {', '.join(os.path.basename(w) for w in wheels) or 'nothing'}\n")
+            log.flush()
+            result = subprocess.run([sys.executable, "-I", self.job["build_driver"], json.dumps(job)],
+                                    env=env_vars, stdout=log, stderr=subprocess.STDOUT, text=True)
+        with open(log_path) as f:
+            text = f.read()
+        shutil.rmtree(venv, ignore_errors=True)
+        shutil.rmtree(wheels_dir, ignore_errors=True)
+        listed = re.search(r"^offline-build: build-requirements (\[.*\])$", text, re.M)
+        requires = json.loads(listed.group(1)) if listed else None
+        for requirement in requires or []:
+            if not valid_requirement(requirement):
+                raise Failure("hook-failed", name, f"get_requires_for_build_wheel named `{requirement}`, "
+                              "which is not a PEP 508 requirement", log=log_path, tail=tail(text))
+        missing = re.search(r"offline-build: missing-build-requirement (.+?) \(", text)
+        step = {"mode": mode, "status": "ok", "requires": requires or [], "wheel": None,
+                "log": log_path, "tail": tail(text), "missing": None}
+        if result.returncode != 0:
+            attempts = [a for a in network_attempts()
+                        if str(a.get("cwd", "")) == source_dir or str(a.get("cwd", "")).startswith(source_dir + "/")]
+            attempt = re.search(r"offline-build: network-attempt \S+ (.+)", text)
+            if attempts or attempt:
+                host = attempts[0].get("host") if attempts else attempt.group(1).strip("'\"")
+                raise Failure("network", name, "its build tried to reach the network",
+                              log=log_path, host=host, tail=tail(text))
+            if missing and listed:
+                step.update(status="missing", missing=missing.group(1))
+            else:
+                raise Failure("build-failed" if mode == "build" and listed else "hook-failed", name,
+                              "its verification build failed" if mode == "build" and listed
+                              else "its build hooks failed", log=log_path, tail=tail(text))
+        elif requires is None:
+            raise Failure("hook-failed", name, "the build driver did not report its build requirements",
+                          log=log_path, tail=tail(text))
+        elif mode != "requires":
+            metadata_text = self.collect_output(name, out, mode, log_path, text, step)
+            self.confirm(name, parse_metadata(metadata_text))
+        for directory in (out, source_dir):
+            shutil.rmtree(directory, ignore_errors=True)
+        return step
+
+    def collect_output(self, name, out, mode, log_path, text, step):
+        """Keeps the wheel and returns the METADATA the step produced."""
+        wheels = [f for f in os.listdir(out) if f.endswith(".whl")]
+        if mode == "metadata" and not wheels:
+            dist_info = [d for d in os.listdir(out) if d.endswith(".dist-info")]
+            if len(dist_info) == 1 and os.path.isfile(os.path.join(out, dist_info[0], "METADATA")):
+                with open(os.path.join(out, dist_info[0], "METADATA"), encoding="utf-8") as f:
+                    return f.read()
+            raise Failure("hook-failed", name, "prepare_metadata_for_build_wheel left no METADATA",
+                          log=log_path, tail=tail(text))
+        if len(wheels) != 1:
+            raise Failure("build-failed", name, f"its build produced {len(wheels)} wheels, not one",
+                          log=log_path, tail=tail(text))
+        wheel = os.path.join(WORK, "wheels", os.path.basename(out), wheels[0])
+        os.makedirs(os.path.dirname(wheel), exist_ok=True)
+        shutil.move(os.path.join(out, wheels[0]), wheel)
+        with zipfile.ZipFile(wheel) as archive:
+            found = [n for n in archive.namelist()
+                     if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+            if len(found) != 1:
+                raise Failure("build-failed", name, f"{wheels[0]} holds {len(found)} METADATA files",
+                              log=log_path, tail=tail(text))
+            metadata_text = archive.read(found[0]).decode("utf-8", "replace")
+        if mode == "build":
+            step["wheel"] = wheel
+        return metadata_text
+
+    def confirm(self, name, built):
+        """Checks what a build says against what pip resolved with; a difference is kept and
+        starts another round."""
+        package = self.packages[name]
+        if canonicalize_name(built["name"]) != name or Version(built["version"]) != Version(package["version"]):
+            raise Failure("build-failed", name,
+                          f"its build made {built['name']} {built['version']}, not {name} {package['version']}")
+        served = self.served.get(package["filename"])
+        if served is not None and metadata_key(served) == metadata_key(built):
+            return
+        with self.lock:
+            self.served[package["filename"]] = built
+            self.metadata_index.set(package["filename"], built)
+            self.metadata_changed = True
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def work(self):
+        """Runs every step the current resolution allows, in parallel, until none is left.
+        Returns the final plan."""
+        running = {}
+        verifying = False
+        with concurrent.futures.ThreadPoolExecutor(max(1, self.job["jobs"])) as pool:
+            try:
+                while True:
+                    plan = self.plan()
+                    states, runnable, _ = plan
+                    busy = {key[0] for key in running.values()}
+                    for name, env_names, env, mode in runnable:
+                        if name in busy:
+                            continue
+                        if mode == "build" and not verifying:
+                            verifying = True
+                            progress("phase", phase="verify", total=len(self.packages))
+                        wheels = [states[d]["result"]["wheel"] for d in sorted(env_names)]
+                        future = pool.submit(self.run_step, name, wheels, env, mode)
+                        running[future] = (name, self.packages[name]["version"], env)
+                        busy.add(name)
+                    if not running:
+                        return plan
+                    done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                    for future in done:
+                        key = running.pop(future)
+                        step = future.result()
+                        with self.lock:
+                            self.steps[key] = step
+                            first = (key[0], key[1]) not in self.dynamic
+                            self.dynamic[(key[0], key[1])] = step["requires"]
+                        if first:
+                            progress("discovered", package=key[0], done=len(self.dynamic))
+                        if step["wheel"]:
+                            built = sum(1 for s in self.steps.values() if s["wheel"])
+                            progress("built", package=key[0], done=built, total=len(self.packages))
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+
+    def run(self):
+        progress("phase", phase="runtime", round=1)
+        wanted = self.requirements
+        self.pip_resolve(wanted, "resolve-1")
+        for round_number in range(2, MAX_ROUNDS + 1):
+            # The static build requirements cost nothing but a download: close them first, so
+            # that builds start from versions that stay.
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda p: self.sdist_info(p["filename"], p["url"]), self.packages.values()))
+            if self.requirements + self.build_strings() == wanted:
+                states, _, needs_round = self.work()
+                if self.requirements + self.build_strings() == wanted and not self.metadata_changed:
+                    if all(state["done"] for state in states.values()) and not needs_round:
+                        return self.finish(states)
+                    self.blocked(states)
+            self.metadata_changed = False
+            wanted = self.requirements + self.build_strings()
+            progress("phase", phase="build-requirements", round=round_number)
+            self.pip_resolve(wanted, f"resolve-{round_number}")
+        raise Failure("internal", "", f"the resolution did not settle in {MAX_ROUNDS} pip rounds")
+
+    def blocked(self, states):
+        """Nothing can run and nothing is missing from the resolution: packages wait on each other."""
+        waiting = {name: state["waits"] for name, state in states.items() if not state["done"]}
+        if self.unpinned or not waiting:
+            raise Failure("internal", "", "the resolution stalled: pip's answer lacks "
+                          f"{sorted(self.unpinned)}, which build environments need")
+        raise Failure("cycle", "", "build-dependency cycle", cycle=find_cycle(waiting))
+
+    # -- the result ----------------------------------------------------------------------------
+
+    def finish(self, states):
         runtime = self.closure(self.requirements)
         dependencies = {}
-        everything = self.requirements + self.current_build_requirements()
-        self.closure(everything, dependencies)
-        build_env = {}
-        for name, package in self.packages.items():
-            build_env[name] = sorted(self.closure(self.discovered[(name, package["version"])]))
+        self.closure(self.requirements + self.build_strings(), dependencies)
+        build_env = {name: state["build_env"] for name, state in states.items()}
         order = build_order(build_env)
-        result = {
+        return {
             "python_version": sys.version.split()[0],
             "platform": sysconfig.get_platform().replace("-", "_").replace(".", "_"),
             "build_order": order,
@@ -500,7 +833,7 @@ class Driver:
                 {
                     "name": name,
                     "version": package["version"],
-                    "filename": urllib.request.unquote(package["url"].rsplit("/", 1)[-1]),
+                    "filename": package["filename"],
                     "requires_python": package["requires_python"],
                     "runtime": name in runtime,
                     "dependencies": sorted(dependencies.get(name, set())),
@@ -510,75 +843,8 @@ class Driver:
                 }
                 for name, package in sorted(self.packages.items())
             ],
-            "verified": False,
+            "verified": bool(self.job["verify"]),
         }
-        if self.job["verify"]:
-            self.verify(order, build_env)
-            result["verified"] = True
-        return result
-
-    # -- verification builds -------------------------------------------------------------------
-
-    def verify(self, order, build_env):
-        """Builds every package in order exactly as the build stage does: its pinned build
-        environment made of wheels built here, no build isolation, the build stage's driver."""
-        wheels_dir = os.path.join(WORK, "wheels")
-        os.makedirs(wheels_dir, exist_ok=True)
-        built = {}
-        progress("phase", phase="verify", total=len(order))
-        for index, name in enumerate(order):
-            package = self.packages[name]
-            out = os.path.join(WORK, "build-out", name)
-            shutil.rmtree(out, ignore_errors=True)
-            os.makedirs(out)
-            shutil.rmtree("/tmp/venv", ignore_errors=True)
-            shutil.rmtree("/tmp/src", ignore_errors=True)
-            job = {
-                "name": name,
-                "version": package["version"],
-                "sdist": self.fetch_sdist(package["url"]),
-                "wheels": [built[dep] for dep in build_env[name]],
-                "wheels_dir": wheels_dir,
-                "out": out,
-                "source_dir": f"/tmp/src/{name}-{package['version']}",
-                "prefix_map_to": f"/usr/src/{name}-{package['version']}",
-                "source_date_epoch": self.job["source_date_epoch"],
-            }
-            log_path = os.path.join(self.logs, f"build-{name}.log")
-            seen = len(network_attempts())
-            env = {k: v for k, v in self.env.items() if not k.startswith("PIP_")}
-            with open(log_path, "w") as log:
-                result = subprocess.run([sys.executable, "-I", self.job["build_driver"], json.dumps(job)],
-                                        env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-            with open(log_path) as f:
-                text = f.read()
-            if result.returncode != 0:
-                attempt = re.search(r"offline-build: network-attempt \S+ (.+)", text)
-                attempts = network_attempts()[seen:]
-                if attempt or attempts:
-                    host = attempts[0].get("host") if attempts else attempt.group(1)
-                    raise Failure("network", name, "its build tried to reach the network",
-                                  log=log_path, host=host, tail=tail(text))
-                missing = re.search(r"offline-build: missing-build-requirement (.+?) \(", text)
-                if missing:
-                    raise Failure("build-failed", name,
-                                  f"its build asked for `{missing.group(1)}`, which is not in its build environment",
-                                  log=log_path, tail=tail(text))
-                raise Failure("build-failed", name, "its verification build failed", log=log_path,
-                              tail=tail(text))
-            wheels = [f for f in os.listdir(out) if f.endswith(".whl")]
-            if len(wheels) != 1:
-                raise Failure("build-failed", name, f"its build produced {len(wheels)} wheels, not one",
-                              log=log_path, tail=tail(text))
-            target = os.path.join(wheels_dir, wheels[0])
-            shutil.move(os.path.join(out, wheels[0]), target)
-            built[name] = target
-            progress("built", package=name, done=index + 1, total=len(order))
-
-
-def sdist_name(filename):
-    stem = filename[: -len(".tar.gz")] if filename.endswith(".tar.gz") else filename.rsplit(".", 1)[0]
-    return canonicalize_name(stem.rsplit("-", 1)[0])
 
 
 def build_order(build_env):
@@ -599,7 +865,7 @@ def build_order(build_env):
 
 
 def find_cycle(graph):
-    """One cycle in `graph` (name -> build environment), as a path that returns to its start."""
+    """One cycle in `graph` (name -> names it waits on), as a path that returns to its start."""
     for start in sorted(graph):
         path, seen = [start], {start}
         node = start
@@ -613,29 +879,6 @@ def find_cycle(graph):
             path.append(node)
             seen.add(node)
     return sorted(graph)
-
-
-# Runs in a fresh interpreter (-S -E) in the sdist's top directory, with only the stdlib, the
-# static build requirements (a pip --target directory) and the backend-path on sys.path.
-HOOK_RUNNER = r'''
-import importlib, json, os, site, sys
-job = json.loads(sys.argv[1])
-with open(job["audit"]) as f:
-    exec(compile(f.read(), job["audit"], "exec"))
-while "" in sys.path:
-    sys.path.remove("")
-site.addsitedir(job["target"])
-for entry in reversed(job["backend_path"]):
-    sys.path.insert(0, os.path.realpath(entry))
-module_name, _, attribute = job["backend"].partition(":")
-backend = importlib.import_module(module_name)
-for part in filter(None, attribute.split(".")):
-    backend = getattr(backend, part)
-hook = getattr(backend, "get_requires_for_build_wheel", None)
-requires = list(hook(None)) if hook is not None else []
-with open(job["result"], "w") as f:
-    json.dump(requires, f)
-'''
 
 
 def main():

@@ -38,7 +38,7 @@ pub struct Job {
     pub requirements: Vec<String>,
     /// Constraint strings.
     pub constraints: Vec<String>,
-    /// Parallel discovery jobs.
+    /// Parallel hook runs and builds.
     pub jobs: usize,
     /// Whether to build every package in order.
     pub verify: bool,

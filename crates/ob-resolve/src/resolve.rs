@@ -31,7 +31,7 @@ pub struct ResolveOptions {
     pub index: IndexUrl,
     /// Ignore files uploaded after this instant.
     pub exclude_newer: Option<jiff::Timestamp>,
-    /// Parallel discovery jobs inside the container.
+    /// Parallel hook runs and builds inside the container.
     pub jobs: usize,
     /// Build every package in build order to prove its build environment complete.
     pub verify_build: bool,
@@ -353,7 +353,7 @@ fn driver_error(error: DriverError, work: &Path, refused: &[ob_index::Refusal]) 
             explanation: error.message,
             log,
         },
-        "hook-failed" | "build-failed" => ResolveError::BuildFailed {
+        "hook-failed" | "build-failed" | "bad-sdist" => ResolveError::BuildFailed {
             package: error.package,
             message: error.message,
             tail,

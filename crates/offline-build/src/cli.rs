@@ -91,7 +91,7 @@ pub struct ResolveArgs {
     /// Ignore files uploaded after this instant (RFC 3339), so a resolve can be repeated.
     #[arg(long, value_name = "TIMESTAMP")]
     pub exclude_newer: Option<String>,
-    /// Parallel jobs for discovery and verification builds.
+    /// Parallel hook runs and verification builds (default: the number of cores).
     #[arg(long, short, value_name = "N")]
     pub jobs: Option<usize>,
     /// Skip building every package to prove its build requirements complete (recorded in the lock).
