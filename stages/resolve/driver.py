@@ -343,6 +343,7 @@ class Driver:
         self.steps = {}
         self.metadata_changed = False
         self.unpinned = set()  # names a build environment needs that pip's resolution lacks
+        self.pip_prepared = set()  # sdists whose metadata pip prepared itself
 
     # -- sdists and their metadata ------------------------------------------------------------
 
@@ -409,6 +410,10 @@ class Driver:
         log = os.path.join(self.logs, f"{label}.log")
         with open(log, "w") as f:
             f.write(result.stdout + result.stderr)
+        # pip downloads a whole sdist only to prepare its metadata itself: correct, but the slow
+        # path that PIP_DRY_RUN exists to avoid. Reported, so that a regression shows.
+        for url in re.findall(r"^\s*Downloading (\S+?\.(?:tar\.gz|zip))\s", result.stdout, re.M):
+            self.pip_prepared.add(sdist_name_version(urllib.request.unquote(url.rsplit("/", 1)[-1]))[0])
         if self.metadata_index.failure is not None:
             raise self.metadata_index.failure
         if result.returncode != 0:
@@ -844,6 +849,7 @@ class Driver:
                 for name, package in sorted(self.packages.items())
             ],
             "verified": bool(self.job["verify"]),
+            "pip_prepared": sorted(self.pip_prepared),
         }
 
 

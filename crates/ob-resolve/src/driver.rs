@@ -72,6 +72,9 @@ pub struct DriverResult {
     /// Whether verification builds ran and passed.
     #[serde(default)]
     pub verified: bool,
+    /// Packages whose sdist pip downloaded to prepare its metadata itself.
+    #[serde(default)]
+    pub pip_prepared: Vec<String>,
 }
 
 /// One package of the resolution.

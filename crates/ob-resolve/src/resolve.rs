@@ -92,6 +92,10 @@ pub struct ResolveOutcome {
     pub build_only: usize,
     /// Wall-clock time.
     pub elapsed: Duration,
+    /// Packages whose metadata pip's resolver prepared itself, in an isolated build, instead of
+    /// taking it from the sdist's PKG-INFO: the result is the same, only slower. Empty with the
+    /// builder image's pip; another pip may not allow the shortcut.
+    pub pip_prepared: Vec<String>,
 }
 
 /// Parses `--exclude-newer`: an RFC 3339 instant, or a date meaning its midnight UTC.
@@ -270,6 +274,7 @@ pub async fn resolve(
         let kept = keep_logs(work);
         return Err(driver_error(error, &kept, &refused));
     }
+    let pip_prepared = result.pip_prepared.clone();
     let lock = make_lock(options, &image, result, &served)?;
     let runtime = lock
         .packages
@@ -281,6 +286,7 @@ pub async fn resolve(
         build_only: lock.packages.len() - runtime,
         lock,
         elapsed: started.elapsed(),
+        pip_prepared,
     })
 }
 

@@ -104,6 +104,12 @@ async fn resolves_runtime_and_build_closure_without_verification() {
         ]
     );
     assert!(!outcome.lock.tool.build_verified);
+    // pip's resolver took every sdist's metadata from the loopback index, and built nothing.
+    assert!(
+        outcome.pip_prepared.is_empty(),
+        "{:?}",
+        outcome.pip_prepared
+    );
 }
 
 #[tokio::test]

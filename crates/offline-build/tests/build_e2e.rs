@@ -54,9 +54,17 @@ fn resolves_fetches_builds_and_imports_requests_offline() {
             "2026-11-01T00:00:00Z",
             "--jobs",
             "2",
+            "--json",
         ],
     );
     assert_eq!(resolved.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_slice(&resolved.stdout).unwrap();
+    // pip resolved from the sdists' metadata alone: it built nothing of its own.
+    assert_eq!(
+        summary["pip_prepared"],
+        serde_json::json!([]),
+        "{summary:#}"
+    );
     let lock_path = dir.path().join("pylock.toml");
     let lock = ob_lock::Lock::read(&lock_path).unwrap();
     assert!(lock.tool.build_verified);

@@ -81,8 +81,16 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
             "build_verified": outcome.lock.tool.build_verified,
             "build_order": outcome.lock.tool.build_order,
             "seconds": outcome.elapsed.as_secs_f64(),
+            "pip_prepared": outcome.pip_prepared,
         });
         println!("{summary:#}");
+    }
+    if !outcome.pip_prepared.is_empty() {
+        printer.warn(format!(
+            "pip's resolver built the metadata of {} itself instead of reading it from the sdist \
+             (the image's pip does not allow the shortcut); the lock is the same, resolve was slower",
+            outcome.pip_prepared.join(", ")
+        ));
     }
     printer.info(format!(
         "Resolved {} runtime package(s) and {} build-only in {:.1}s{}; {} `{}`",
