@@ -105,7 +105,7 @@ fn resolve_writes_the_exact_lock_and_a_second_run_leaves_it_byte_identical() {
     assert!(first.status.success());
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert!(
-        stderr.contains("Resolved 3 runtime package(s) and 3 build-only"),
+        stderr.contains("Resolved 4 runtime package(s) and 2 build-only"),
         "{stderr}"
     );
     assert!(stderr.contains("wrote"), "{stderr}");
