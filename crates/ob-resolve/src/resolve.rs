@@ -221,6 +221,12 @@ pub async fn resolve(
         spec.env
             .insert("OB_ALLOW_HOST".into(), network.gateway().to_string());
         spec.timeout = options.timeout;
+        // Each parallel build gets what one build container of the build stage gets; the sdists,
+        // wheels and source trees of the whole resolve live in /tmp, which counts against memory.
+        let jobs = i64::try_from(options.jobs.max(1)).unwrap_or(1);
+        spec.limits.memory_bytes = spec.limits.memory_bytes.saturating_mul(jobs);
+        spec.limits.tmp_bytes = spec.limits.tmp_bytes.saturating_mul(jobs);
+        spec.limits.pids = spec.limits.pids.saturating_mul(jobs);
         let mut last_lines: Vec<String> = Vec::new();
         let outcome = sandbox
             .run(&spec, |line| {

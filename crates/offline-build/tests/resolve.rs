@@ -172,3 +172,98 @@ fn a_wrong_hash_in_a_requirements_file_fails_the_resolve() {
     );
     assert!(!dir.path().join("pylock.toml").exists());
 }
+
+/// The names and versions in a written lock, runtime and build-only apart.
+fn locked(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let lock = ob_lock::Lock::read(&dir.join("pylock.toml")).unwrap();
+    let pins = |build_only: bool| {
+        lock.packages
+            .iter()
+            .filter(|package| package.build_only == build_only)
+            .map(|package| format!("{}=={}", package.name, package.version))
+            .collect()
+    };
+    (pins(false), pins(true))
+}
+
+#[test]
+fn a_project_with_an_extra_and_a_group_resolves_what_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = fixture_index(dir.path());
+    fs_err::write(
+        dir.path().join("pyproject.toml"),
+        r#"[project]
+name = "myproject"
+version = "0"
+dependencies = ["pins-greet"]
+
+[project.optional-dependencies]
+cli = ["app"]
+never = ["wants-newer"]
+
+[dependency-groups]
+lint = ["legacy"]
+test = [{ include-group = "lint" }, "minibackend"]
+"#,
+    )
+    .unwrap();
+    let output = resolve(
+        &fixture.index,
+        dir.path(),
+        &[
+            "--project",
+            "pyproject.toml",
+            "--extra",
+            "cli",
+            "--group",
+            "test",
+            "--no-verify-build",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let (runtime, build_only) = locked(dir.path());
+    // pins-greet holds greet at 1.0; `never` (which wants greet>=2) was not asked for.
+    assert_eq!(
+        runtime,
+        [
+            "app==1.0",
+            "dynreq==1.0",
+            "greet==1.0",
+            "legacy==1.0",
+            "minibackend==1.0",
+            "pins-greet==1.0"
+        ]
+    );
+    assert_eq!(build_only, ["setuptools==99.0"]);
+}
+
+#[test]
+fn constraints_and_markers_of_a_requirements_file_are_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = fixture_index(dir.path());
+    fs_err::write(dir.path().join("constraints.txt"), "greet<2\n").unwrap();
+    fs_err::write(
+        dir.path().join("requirements.txt"),
+        "-c constraints.txt\ngreet\nlegacy ; python_version < \"3\"\n",
+    )
+    .unwrap();
+    let output = resolve(
+        &fixture.index,
+        dir.path(),
+        &["-r", "requirements.txt", "--no-verify-build"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let (runtime, build_only) = locked(dir.path());
+    // Without the constraint greet would be 2.0; legacy's marker is false on the image's Python.
+    assert_eq!(runtime, ["greet==1.0"]);
+    assert_eq!(build_only, ["minibackend==1.0"]);
+
+    fs_err::write(dir.path().join("constraints.txt"), "").unwrap();
+    let output = resolve(
+        &fixture.index,
+        dir.path(),
+        &["-r", "requirements.txt", "--no-verify-build"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(locked(dir.path()).0, ["greet==2.0"]);
+}
