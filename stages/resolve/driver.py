@@ -581,7 +581,7 @@ class Driver:
             if result["status"] == "missing":
                 raise Failure("build-failed", name,
                               f"its build asked for `{result['missing']}`, which is not in its build environment",
-                              log=result["log"], tail=result["tail"])
+                              log=result["log"], tail=result["tail"], via=self.why(name))
             if self.closure(static + result["requires"]) != target:
                 raise Failure("hook-failed", name,
                               "get_requires_for_build_wheel names other requirements in other build "
@@ -630,6 +630,47 @@ class Driver:
             if states[name]["step"] is not None:
                 runnable.append(states[name]["step"])
         return states, runnable, needs_round
+
+    def why(self, target):
+        """How what was asked for leads to `target`, through run-time and build requirements:
+        "black needs mypy to build; mypy needs librt". Empty for a requested package."""
+        environment = {**default_environment(), "extra": ""}
+
+        def names(requirements):
+            found = []
+            for text in requirements:
+                try:
+                    requirement = Requirement(text)
+                except Exception:
+                    continue
+                if requirement.marker is None or requirement.marker.evaluate(environment):
+                    found.append(canonicalize_name(requirement.name))
+            return found
+
+        def parse_names(texts):
+            return [n for n in names(texts) if n in self.packages]
+
+        start = [n for n in names(self.requirements) if n in self.packages]
+        parent = {name: None for name in start}
+        queue = list(start)
+        while queue and target not in parent:
+            name = queue.pop(0)
+            package = self.packages[name]
+            info = self.sdists.get(package["filename"]) or {"static": []}
+            build = info["static"] + self.dynamic.get((name, package["version"]), [])
+            for dependency, how in [(d, "") for d in parse_names(package["requires_dist"] or [])] + \
+                    [(d, " to build") for d in parse_names(build)]:
+                if dependency not in parent:
+                    parent[dependency] = (name, how)
+                    queue.append(dependency)
+        if target not in parent:
+            return ""
+        links = []
+        while parent[target] is not None:
+            name, how = parent[target]
+            links.append(f"{name} needs {target}{how}")
+            target = name
+        return "; ".join(reversed(links))
 
     # -- one step: the build stage's driver on one package -------------------------------------
 
@@ -692,13 +733,14 @@ class Driver:
             if attempts or attempt:
                 host = attempts[0].get("host") if attempts else attempt.group(1).strip("'\"")
                 raise Failure("network", name, "its build tried to reach the network",
-                              log=log_path, host=host, tail=tail(text))
+                              log=log_path, host=host, tail=tail(text), via=self.why(name))
             if missing and listed:
                 step.update(status="missing", missing=missing.group(1))
             else:
                 raise Failure("build-failed" if mode == "build" and listed else "hook-failed", name,
                               "its verification build failed" if mode == "build" and listed
-                              else "its build hooks failed", log=log_path, tail=tail(text))
+                              else "its build hooks failed", log=log_path, tail=tail(text),
+                              via=self.why(name))
         elif requires is None:
             raise Failure("hook-failed", name, "the build driver did not report its build requirements",
                           log=log_path, tail=tail(text))

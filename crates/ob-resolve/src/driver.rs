@@ -122,6 +122,8 @@ pub struct DriverError {
     pub tail: Option<String>,
     /// For `network`: the host.
     pub host: Option<String>,
+    /// For failures of one package: how the requirements lead to it.
+    pub via: Option<String>,
     /// For `cycle`: the cycle.
     pub cycle: Option<Vec<String>>,
     /// For `no-sdist`: the requirement.

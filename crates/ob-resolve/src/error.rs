@@ -51,11 +51,14 @@ pub enum ResolveError {
         newest_with_sdist: Option<String>,
     },
     /// A build or build hook tried to reach something other than the index.
-    #[error("`{package}`: its build tried to reach the network{}\n{tail}\n\nfull log: {}\n\nhint: builds run without network; the package needs its network inputs vendored into its sdist",
-        host.as_ref().map(|host| format!(" (host `{host}`)")).unwrap_or_default(), log.display())]
+    #[error("`{package}`: its build tried to reach the network{}\n{}{tail}\n\nfull log: {}\n\nhint: builds run without network; the package needs its network inputs vendored into its sdist",
+        host.as_ref().map(|host| format!(" (host `{host}`)")).unwrap_or_default(), needed_because(via), log.display())]
     NeedsNetwork {
         /// The package whose build it was.
         package: String,
+        /// How the requirements lead to it ("black needs mypy to build; ..."); empty when asked for.
+        /// (A boxed str: it keeps the error small enough to return by value.)
+        via: Box<str>,
         /// The host it tried, if known.
         host: Option<String>,
         /// Last lines of the log.
@@ -70,10 +73,13 @@ pub enum ResolveError {
         cycle: Vec<String>,
     },
     /// A build hook or a verification build failed.
-    #[error("`{package}`: {message}\n{tail}\n\nfull log: {}\n\nhint: read the log; an undeclared build requirement or a missing system library are the usual causes", log.display())]
+    #[error("`{package}`: {message}\n{}{tail}\n\nfull log: {}\n\nhint: read the log; an undeclared build requirement or a missing system library are the usual causes", needed_because(via), log.display())]
     BuildFailed {
         /// The package.
         package: String,
+        /// How the requirements lead to it ("black needs mypy to build; ..."); empty when asked for.
+        /// (A boxed str: it keeps the error small enough to return by value.)
+        via: Box<str>,
         /// What failed.
         message: String,
         /// The last 20 lines of its log.
@@ -160,5 +166,14 @@ impl ResolveError {
             ResolveError::Index(ob_index::IndexError::HashMismatch { .. })
                 | ResolveError::Index(ob_index::IndexError::InvalidUrl { .. })
         )
+    }
+}
+
+/// The line that says why a package nobody asked for is there at all.
+fn needed_because(via: &str) -> String {
+    if via.is_empty() {
+        String::new()
+    } else {
+        format!("(needed because {via})\n")
     }
 }

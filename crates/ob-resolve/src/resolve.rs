@@ -353,6 +353,7 @@ fn driver_error(error: DriverError, work: &Path, refused: &[ob_index::Refusal]) 
         },
         "network" => ResolveError::NeedsNetwork {
             package: error.package,
+            via: error.via.unwrap_or_default().into(),
             host: error.host,
             tail,
             log,
@@ -367,6 +368,7 @@ fn driver_error(error: DriverError, work: &Path, refused: &[ob_index::Refusal]) 
         },
         "hook-failed" | "build-failed" | "bad-sdist" => ResolveError::BuildFailed {
             package: error.package,
+            via: error.via.unwrap_or_default().into(),
             message: error.message,
             tail,
             log,

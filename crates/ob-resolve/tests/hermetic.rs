@@ -120,13 +120,37 @@ async fn a_hook_that_tries_the_network_is_named() {
         .await
         .unwrap_err();
     match &err {
-        ResolveError::NeedsNetwork { package, host, .. } => {
+        ResolveError::NeedsNetwork {
+            package, host, via, ..
+        } => {
             assert_eq!(package, "netreq");
+            assert_eq!(&**via, "", "asked for directly");
             assert_eq!(host.as_deref(), Some("downloads.invalid"));
         }
         other => panic!("expected NeedsNetwork, got {other}"),
     }
     assert!(err.is_user_error());
+}
+
+#[tokio::test]
+async fn a_failure_the_user_did_not_ask_for_says_how_it_is_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let err = resolve(&options(&index, &["uses-netreq"], false), &NoReporter)
+        .await
+        .unwrap_err();
+    match &err {
+        ResolveError::NeedsNetwork { package, via, .. } => {
+            assert_eq!(package, "netreq");
+            assert_eq!(&**via, "uses-netreq needs netreq to build");
+        }
+        other => panic!("expected NeedsNetwork, got {other}"),
+    }
+    let message = err.to_string();
+    assert!(
+        message.contains("\n(needed because uses-netreq needs netreq to build)\n"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
