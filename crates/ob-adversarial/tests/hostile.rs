@@ -18,20 +18,7 @@ fn hostile_dir(name: &str) -> PathBuf {
     ob_testkit::repo_root().join("fixtures/hostile").join(name)
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for item in std::fs::read_dir(from).unwrap() {
-        let item = item.unwrap();
-        let target = to.join(item.file_name());
-        if item.file_type().unwrap().is_dir() {
-            copy_tree(&item.path(), &target);
-        } else {
-            std::fs::copy(item.path(), &target).unwrap();
-        }
-    }
-}
-
-fn hostile(name: &str) -> Fixture {
+fn hostile(name: &str) -> Fixture<'static> {
     Fixture {
         name: Box::leak(name.to_owned().into_boxed_str()),
         build_requires: &["minibackend"],
@@ -79,7 +66,7 @@ async fn wheels_that_lie_are_refused_by_name_and_the_rest_of_the_build_stands() 
     for lie in LIES.iter().map(|(lie, _)| *lie).chain(["none"]) {
         let name = format!("liar-{lie}");
         let tree = trees.path().join(&name);
-        copy_tree(&hostile_dir("liar"), &tree);
+        ob_testkit::sdist::copy_tree(&hostile_dir("liar"), &tree).unwrap();
         let pyproject = std::fs::read_to_string(tree.join("pyproject.toml"))
             .unwrap()
             .replace("name = \"liar\"", &format!("name = \"{name}\""))

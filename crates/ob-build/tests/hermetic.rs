@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 
 use ob_build::{BuildError, PackageStatus, build};
+use ob_testkit::sdist::sha256_file;
 use support::*;
 
 /// A three-level graph (a self-bootstrapping backend, a package built with it, one whose build
@@ -41,7 +42,10 @@ async fn builds_the_fixture_graph_from_our_own_wheels_only() {
     for package in &report.packages {
         assert_eq!(package.status, PackageStatus::Built, "{package:#?}");
         let wheel = project.out.join(package.wheel.as_ref().unwrap());
-        assert_eq!(&sha256_file(&wheel), package.wheel_sha256.as_ref().unwrap());
+        assert_eq!(
+            &sha256_file(&wheel).unwrap(),
+            package.wheel_sha256.as_ref().unwrap()
+        );
         assert_eq!(package.image_digest, project.lock.tool.image_digest);
         assert!(project.out.join(package.log.as_ref().unwrap()).is_file());
         let reproducible = package.reproducible.as_ref().unwrap();
@@ -52,8 +56,7 @@ async fn builds_the_fixture_graph_from_our_own_wheels_only() {
         );
     }
     let planted_sha256 =
-        ob_testkit::sdist::sha256_file(&project.wheelhouse.join("greet-1.0-py3-none-any.whl"))
-            .unwrap();
+        sha256_file(&project.wheelhouse.join("greet-1.0-py3-none-any.whl")).unwrap();
     for package in &report.packages {
         for used in &package.build_requires {
             assert_ne!(
@@ -306,9 +309,8 @@ async fn a_build_that_needs_the_network_fails_and_says_so() {
     let target = format!("{gateway}:{port}");
 
     // Positive control: the address is reachable from a container on that network.
-    let (image, _) = image();
     let mut spec = ob_sandbox::RunSpec::new(
-        image,
+        ob_testkit::image::builder_image(),
         vec![
             "python3".into(),
             "-c".into(),
@@ -367,7 +369,7 @@ async fn a_hostile_build_cannot_touch_inputs_or_the_built_set() {
         .map(|p| {
             (
                 p.wheel.clone().unwrap(),
-                sha256_file(&project.out.join(p.wheel.as_ref().unwrap())),
+                sha256_file(&project.out.join(p.wheel.as_ref().unwrap())).unwrap(),
             )
         })
         .collect();
@@ -387,14 +389,14 @@ async fn a_hostile_build_cannot_touch_inputs_or_the_built_set() {
     assert!(denied >= 8, "{log}");
     for (wheel, sha256) in &wheels_before {
         assert_eq!(
-            &sha256_file(&project.out.join(wheel)),
+            &sha256_file(&project.out.join(wheel)).unwrap(),
             sha256,
             "{wheel} changed"
         );
     }
     for package in &project.lock.packages {
         assert_eq!(
-            sha256_file(&project.wheelhouse.join(&package.sdist.filename)),
+            sha256_file(&project.wheelhouse.join(&package.sdist.filename)).unwrap(),
             package.sdist.sha256
         );
     }

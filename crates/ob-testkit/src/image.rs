@@ -1,5 +1,6 @@
 //! Makes sure the builder image exists before a test uses it: created once per machine through
 //! `ob_sandbox::image::create`, under a file lock because test binaries run in parallel processes.
+//! Also its content digest, for tests that write locks pinned to it.
 
 use std::sync::OnceLock;
 
@@ -24,6 +25,51 @@ pub fn builder_image() -> String {
     READY.get_or_init(ensure_builder_image).clone()
 }
 
+/// The builder image's reference and content digest (what a lock pins as `image-digest`), after
+/// [`builder_image`] made sure Docker has it. Looked up once per test binary.
+pub fn builder_image_with_digest() -> (String, String) {
+    static INSPECTED: OnceLock<(String, String)> = OnceLock::new();
+    INSPECTED
+        .get_or_init(|| {
+            let reference = builder_image();
+            let digest = on_own_runtime({
+                let reference = reference.clone();
+                move || async move {
+                    let sandbox = ob_sandbox::Sandbox::connect()
+                        .await
+                        .map_err(|err| err.to_string())?;
+                    match image::inspect(&sandbox, &reference).await {
+                        Ok(Some(info)) => Ok(info.digest),
+                        Ok(None) => Err(format!("Docker has no `{reference}`")),
+                        Err(err) => Err(err.to_string()),
+                    }
+                }
+            })
+            .unwrap_or_else(|err| panic!("cannot inspect the builder image: {err}"));
+            (reference, digest)
+        })
+        .clone()
+}
+
+/// Runs `task` to completion on a runtime of its own, in a thread of its own, so this also works
+/// when called from inside a tokio runtime.
+fn on_own_runtime<T, F, Fut>(task: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    std::thread::spawn(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| err.to_string())?;
+        runtime.block_on(task())
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the task panicked".to_owned()))
+}
+
 fn ensure_builder_image() -> String {
     let lock_path = std::env::temp_dir().join("offline-build-test-builder-image.lock");
     let lock = fs_err::File::create(&lock_path).unwrap_or_else(|err| {
@@ -36,25 +82,16 @@ fn ensure_builder_image() -> String {
     lock.file()
         .lock()
         .unwrap_or_else(|err| panic!("cannot lock `{}`: {err}", lock_path.display()));
-    // A thread of its own, so this also works when called from inside a tokio runtime.
-    let created = std::thread::spawn(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+    let created = on_own_runtime(|| async {
+        let sandbox = ob_sandbox::Sandbox::connect()
+            .await
             .map_err(|err| err.to_string())?;
-        runtime.block_on(async {
-            let sandbox = ob_sandbox::Sandbox::connect()
-                .await
-                .map_err(|err| err.to_string())?;
-            image::create(&sandbox, &CreateOptions::default(), &StderrReporter)
-                .await
-                .map_err(|err| err.to_string())
-        })
-    })
-    .join();
+        image::create(&sandbox, &CreateOptions::default(), &StderrReporter)
+            .await
+            .map_err(|err| err.to_string())
+    });
     match created {
-        Ok(Ok(outcome)) => outcome.info.reference,
-        Ok(Err(err)) => panic!("the builder image is missing and could not be created: {err}"),
-        Err(_) => panic!("creating the builder image panicked"),
+        Ok(outcome) => outcome.info.reference,
+        Err(err) => panic!("the builder image is missing and could not be created: {err}"),
     }
 }

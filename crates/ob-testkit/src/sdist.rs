@@ -237,51 +237,119 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) -> std::io::Result<
     Ok(())
 }
 
+/// One package under `fixtures/build/` as a test lock describes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Fixture<'a> {
+    /// Directory under `fixtures/build/`, and the package's name in the lock.
+    pub name: &'a str,
+    /// Its `build-requires`, all at version 1.0.
+    pub build_requires: &'a [&'a str],
+    /// Needed only to build others.
+    pub build_only: bool,
+    /// Runtime dependencies.
+    pub dependencies: &'a [&'a str],
+}
+
+/// A fixture that is built for its own sake and needs nothing at run time.
+pub const fn fixture(
+    name: &'static str,
+    build_requires: &'static [&'static str],
+) -> Fixture<'static> {
+    Fixture {
+        name,
+        build_requires,
+        build_only: false,
+        dependencies: &[],
+    }
+}
+
+/// The self-bootstrapping build backend the other fixtures are built with.
+pub const MINIBACKEND: Fixture<'static> = Fixture {
+    name: "minibackend",
+    build_requires: &[],
+    build_only: true,
+    dependencies: &[],
+};
+/// A pure-Python package built with `minibackend`.
+pub const GREET: Fixture<'static> = fixture("greet", &["minibackend"]);
+/// A package with compiled C code, built with `minibackend`.
+pub const CSPEED: Fixture<'static> = fixture("cspeed", &["minibackend"]);
+/// A package whose build runs code from `greet`, which it also needs at run time.
+pub const LAYERED: Fixture<'static> = Fixture {
+    name: "layered",
+    build_requires: &["minibackend", "greet"],
+    build_only: false,
+    dependencies: &["greet"],
+};
+
+/// `[tool.offline-build]` of a fixture lock, for `image` with layer `digest`. The index URL is
+/// loopback and never contacted: builds have no network, and no real index is named.
+pub fn fixture_lock_tool(image: &str, digest: &str) -> ob_lock::LockTool {
+    ob_lock::LockTool {
+        image: image.to_owned(),
+        image_digest: digest.to_owned(),
+        python_version: "3.13".to_owned(),
+        platform: "linux_x86_64".to_owned(),
+        source_date_epoch: 1_577_836_800,
+        index_url: "http://127.0.0.1:9/simple/".to_owned(),
+        ..ob_lock::LockTool::default()
+    }
+}
+
+/// The lock entry of `fixture`, packed as `packed` into the lock's `wheelhouse/`.
+pub fn fixture_package(fixture: &Fixture<'_>, packed: &PackedSdist) -> ob_lock::Package {
+    use ob_lock::{Package, Pin, Sdist};
+    Package {
+        name: fixture.name.to_owned(),
+        version: packed.version.clone(),
+        build_only: fixture.build_only,
+        dependencies: fixture
+            .dependencies
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect(),
+        sdist: Sdist {
+            filename: packed.filename.clone(),
+            path: Some(format!("wheelhouse/{}", packed.filename)),
+            size: packed.size,
+            sha256: packed.sha256.clone(),
+            ..Sdist::default()
+        },
+        build_requires: fixture
+            .build_requires
+            .iter()
+            .map(|name| Pin {
+                name: (*name).to_owned(),
+                version: "1.0".to_owned(),
+            })
+            .collect(),
+        ..Package::default()
+    }
+}
+
 /// Writes `<dir>/pylock.toml` for fixtures packed into `<dir>/wheelhouse/`: each entry is
 /// (fixture name, build-only, names of its build requirements, all at version 1.0), locked for
-/// `image` with layer `digest`. The index URL is loopback and never contacted.
+/// `image` with layer `digest` (see [`fixture_lock_tool`]).
 pub fn write_fixture_lock(
     dir: &Path,
     image: &str,
     digest: &str,
     fixtures: &[(&str, bool, &[&str])],
 ) -> PathBuf {
-    use ob_lock::{Lock, LockTool, Package, Pin, Sdist};
     let wheelhouse = dir.join("wheelhouse");
-    let mut lock = Lock {
-        tool: LockTool {
-            image: image.to_owned(),
-            image_digest: digest.to_owned(),
-            python_version: "3.13".to_owned(),
-            platform: "linux_x86_64".to_owned(),
-            source_date_epoch: 1_577_836_800,
-            index_url: "http://127.0.0.1:9/simple/".to_owned(),
-            ..LockTool::default()
-        },
-        ..Lock::default()
+    let mut lock = ob_lock::Lock {
+        tool: fixture_lock_tool(image, digest),
+        ..ob_lock::Lock::default()
     };
-    for (name, build_only, build_requires) in fixtures {
+    for &(name, build_only, build_requires) in fixtures {
+        let fixture = Fixture {
+            name,
+            build_requires,
+            build_only,
+            dependencies: &[],
+        };
         let packed = pack_fixture(name, &wheelhouse).expect("pack the fixture");
-        lock.packages.push(Package {
-            name: (*name).to_owned(),
-            version: packed.version.clone(),
-            build_only: *build_only,
-            sdist: Sdist {
-                filename: packed.filename.clone(),
-                path: Some(format!("wheelhouse/{}", packed.filename)),
-                size: packed.size,
-                sha256: packed.sha256.clone(),
-                ..Sdist::default()
-            },
-            build_requires: build_requires
-                .iter()
-                .map(|name| Pin {
-                    name: (*name).to_owned(),
-                    version: "1.0".to_owned(),
-                })
-                .collect(),
-            ..Package::default()
-        });
+        lock.packages.push(fixture_package(&fixture, &packed));
     }
     lock.packages.sort_by(|a, b| a.name.cmp(&b.name));
     lock.tool.build_order = lock
@@ -290,6 +358,28 @@ pub fn write_fixture_lock(
     let lock_path = dir.join("pylock.toml");
     lock.write(&lock_path).expect("write the fixture lock");
     lock_path
+}
+
+/// A copy of `fixtures/build/<name>` in `into`, for a test that changes it.
+pub fn copy_fixture(name: &str, into: &Path) -> std::io::Result<PathBuf> {
+    let target = into.join(name);
+    copy_tree(&fixture_dir(name), &target)?;
+    Ok(target)
+}
+
+/// Copies the tree `from` to `to`, directories and regular files.
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs_err::create_dir_all(to)?;
+    for entry in fs_err::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            fs_err::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

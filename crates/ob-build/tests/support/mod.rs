@@ -7,43 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ob_build::{PackageReport, Reporter};
-use ob_lock::{Lock, LockTool, Package, Pin, Sdist};
+use ob_lock::Lock;
 
-/// One fixture package in a test lock.
-pub struct Fixture {
-    /// Directory under `fixtures/build/`.
-    pub name: &'static str,
-    /// Its `build-requires`, all at version 1.0.
-    pub build_requires: &'static [&'static str],
-    /// Needed only to build others.
-    pub build_only: bool,
-    /// Runtime dependencies.
-    pub dependencies: &'static [&'static str],
-}
-
-pub const fn fixture(name: &'static str, build_requires: &'static [&'static str]) -> Fixture {
-    Fixture {
-        name,
-        build_requires,
-        build_only: false,
-        dependencies: &[],
-    }
-}
-
-pub const MINIBACKEND: Fixture = Fixture {
-    name: "minibackend",
-    build_requires: &[],
-    build_only: true,
-    dependencies: &[],
-};
-pub const GREET: Fixture = fixture("greet", &["minibackend"]);
-pub const CSPEED: Fixture = fixture("cspeed", &["minibackend"]);
-pub const LAYERED: Fixture = Fixture {
-    name: "layered",
-    build_requires: &["minibackend", "greet"],
-    build_only: false,
-    dependencies: &["greet"],
-};
+// The fixtures, for the tests that include this module (here, in ob-adversarial and in
+// offline-build); not every one of them uses every fixture.
+#[allow(unused_imports)]
+pub use ob_testkit::sdist::{CSPEED, Fixture, GREET, LAYERED, MINIBACKEND, fixture};
 
 /// A temporary project: `wheelhouse/`, `dist/` and the lock in memory.
 pub struct Project {
@@ -63,6 +32,7 @@ impl Project {
     /// Like [`Project::new`], packing `(name, tree)` pairs from `sources` instead of the
     /// committed fixture trees.
     pub fn with_sources(fixtures: &[Fixture], sources: &[(&str, &Path)]) -> Project {
+        let (image, digest) = ob_testkit::image::builder_image_with_digest();
         let dir = tempfile::tempdir().unwrap();
         let wheelhouse = dir.path().join("wheelhouse");
         let out = dir.path().join("dist");
@@ -70,7 +40,7 @@ impl Project {
             wheelhouse,
             out,
             lock: Lock {
-                tool: lock_tool(),
+                tool: ob_testkit::sdist::fixture_lock_tool(&image, &digest),
                 ..Lock::default()
             },
             dir,
@@ -94,32 +64,9 @@ impl Project {
         self.lock
             .packages
             .retain(|package| package.name != fixture.name);
-        self.lock.packages.push(Package {
-            name: fixture.name.to_owned(),
-            version: packed.version.clone(),
-            build_only: fixture.build_only,
-            dependencies: fixture
-                .dependencies
-                .iter()
-                .map(|d| (*d).to_owned())
-                .collect(),
-            sdist: Sdist {
-                filename: packed.filename.clone(),
-                path: Some(format!("wheelhouse/{}", packed.filename)),
-                size: packed.size,
-                sha256: packed.sha256.clone(),
-                ..Sdist::default()
-            },
-            build_requires: fixture
-                .build_requires
-                .iter()
-                .map(|name| Pin {
-                    name: (*name).to_owned(),
-                    version: "1.0".to_owned(),
-                })
-                .collect(),
-            ..Package::default()
-        });
+        self.lock
+            .packages
+            .push(ob_testkit::sdist::fixture_package(fixture, &packed));
         self.lock.packages.sort_by(|a, b| a.name.cmp(&b.name));
         // Fixtures are added in build order, so a build requirement may come later.
         if let Ok(order) = self.lock.canonical_build_order() {
@@ -143,72 +90,7 @@ impl Project {
 
 /// A copy of `fixtures/build/<name>` that a test may change.
 pub fn copy_fixture(name: &str, into: &Path) -> PathBuf {
-    let target = into.join(name);
-    copy_tree(&ob_testkit::sdist::fixture_dir(name), &target);
-    target
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs_err::create_dir_all(to).unwrap();
-    for entry in fs_err::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs_err::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// `[tool.offline-build]` for the builder image, with its real digest.
-pub fn lock_tool() -> LockTool {
-    let (reference, digest) = image();
-    LockTool {
-        image: reference,
-        image_digest: digest,
-        python_version: "3.13".to_owned(),
-        platform: "linux_x86_64".to_owned(),
-        source_date_epoch: 1_577_836_800,
-        // Never contacted: builds have no network. Loopback, so no real index is named.
-        index_url: "http://127.0.0.1:9/simple/".to_owned(),
-        ..LockTool::default()
-    }
-}
-
-/// The builder image's reference and digest (made once per machine by ob-testkit).
-pub fn image() -> (String, String) {
-    static IMAGE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
-    IMAGE
-        .get_or_init(|| {
-            let reference = ob_testkit::image::builder_image();
-            let digest = std::thread::spawn({
-                let reference = reference.clone();
-                move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    runtime.block_on(async {
-                        let sandbox = ob_sandbox::Sandbox::connect().await.unwrap();
-                        ob_sandbox::image::inspect(&sandbox, &reference)
-                            .await
-                            .unwrap()
-                            .unwrap()
-                            .digest
-                    })
-                }
-            })
-            .join()
-            .unwrap();
-            (reference, digest)
-        })
-        .clone()
-}
-
-/// Lowercase hex sha256 of a file.
-pub fn sha256_file(path: &Path) -> String {
-    ob_testkit::sdist::sha256_file(path).unwrap()
+    ob_testkit::sdist::copy_fixture(name, into).unwrap()
 }
 
 /// Records what the build reported, for assertions.
