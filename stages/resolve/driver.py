@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -711,10 +712,22 @@ class Driver:
         with open(log_path, "w") as log:
             log.write(f"# {name} {version}, {mode}, with {', '.join(os.path.basename(w) for w in wheels) or 'nothing'}\n")
             log.flush()
-            result = subprocess.run([sys.executable, "-I", self.job["build_driver"], json.dumps(job)],
-                                    env=env_vars, stdout=log, stderr=subprocess.STDOUT, text=True)
+            # A session of its own, so that a timeout stops the hooks' processes too.
+            process = subprocess.Popen([sys.executable, "-I", self.job["build_driver"], json.dumps(job)],
+                                       env=env_vars, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+            try:
+                returncode = process.wait(timeout=self.job["build_timeout"])
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                returncode = None
         with open(log_path) as f:
             text = f.read()
+        if returncode is None:
+            raise Failure("build-failed", name, f"{'its build' if mode == 'build' else 'running its hooks'} took "
+                          f"longer than {self.job['build_timeout']} s, and was stopped (--timeout)",
+                          log=log_path, tail=tail(text), via=self.why(name))
         shutil.rmtree(venv, ignore_errors=True)
         shutil.rmtree(wheels_dir, ignore_errors=True)
         listed = re.search(r"^offline-build: build-requirements (\[.*\])$", text, re.M)
@@ -726,7 +739,7 @@ class Driver:
         missing = re.search(r"offline-build: missing-build-requirement (.+?) \(", text)
         step = {"mode": mode, "status": "ok", "requires": requires or [], "wheel": None,
                 "log": log_path, "tail": tail(text), "missing": None}
-        if result.returncode != 0:
+        if returncode != 0:
             attempts = [a for a in network_attempts()
                         if str(a.get("cwd", "")) == source_dir or str(a.get("cwd", "")).startswith(source_dir + "/")]
             attempt = re.search(r"offline-build: network-attempt \S+ (.+)", text)

@@ -108,6 +108,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .unwrap_or(1),
                 verify_build: true,
                 cache_dir: cache,
+                build_timeout: Duration::from_secs(1800),
                 timeout: Duration::from_secs(3600),
             })
         };

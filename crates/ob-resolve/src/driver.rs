@@ -48,6 +48,8 @@ pub struct Job {
     pub audit: String,
     /// `SOURCE_DATE_EPOCH` for hooks and builds.
     pub source_date_epoch: u64,
+    /// Seconds one package's hooks or build may take.
+    pub build_timeout: u64,
     /// [`OUT_DIR`].
     pub out: String,
 }

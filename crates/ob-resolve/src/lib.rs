@@ -14,6 +14,7 @@
 //!     jobs: 2,
 //!     verify_build: true,
 //!     cache_dir: None,
+//!     build_timeout: std::time::Duration::from_secs(1800),
 //!     timeout: std::time::Duration::from_secs(3600),
 //! };
 //! let outcome = ob_resolve::resolve(&options, &NoReporter).await?;

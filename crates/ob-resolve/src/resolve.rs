@@ -37,6 +37,8 @@ pub struct ResolveOptions {
     pub verify_build: bool,
     /// Where the proxy keeps verified sdists between runs (`None`: no cache).
     pub cache_dir: Option<PathBuf>,
+    /// Wall-clock limit for one package's hooks or build inside the container.
+    pub build_timeout: Duration,
     /// Wall-clock limit for the whole container run.
     pub timeout: Duration,
 }
@@ -198,6 +200,7 @@ pub async fn resolve(
         build_driver: format!("{}/build_driver.py", driver::STAGE_DIR),
         audit: format!("{}/audit.py", driver::STAGE_DIR),
         source_date_epoch: SOURCE_DATE_EPOCH,
+        build_timeout: options.build_timeout.as_secs().max(1),
         out: driver::OUT_DIR.to_string(),
     };
     // Serialising a struct of strings, numbers and booleans cannot fail.

@@ -16,7 +16,7 @@ fn fixture_index(dir: &Path) -> TestIndex {
 
 fn fixture_index_with(dir: &Path, misbehaviour: Misbehaviour) -> TestIndex {
     let mut entries = pack_resolve_fixtures("index", dir);
-    for name in ["minibackend", "greet"] {
+    for name in ["minibackend", "greet", "slowpoke"] {
         let packed = ob_testkit::sdist::pack_fixture(name, dir).unwrap();
         entries.push(IndexEntry::from_file(&packed.name, &packed.path));
     }
@@ -44,6 +44,7 @@ fn options(index: &TestIndex, specs: &[&str], verify: bool) -> ResolveOptions {
         jobs: 2,
         verify_build: verify,
         cache_dir: None,
+        build_timeout: Duration::from_secs(300),
         timeout: Duration::from_secs(900),
     }
 }
@@ -214,6 +215,31 @@ async fn verification_catches_an_undeclared_build_requirement() {
         other => panic!("expected BuildFailed, got {other}"),
     }
     assert!(err.is_user_error());
+}
+
+#[tokio::test]
+async fn a_runaway_build_is_stopped_by_the_timeout_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let mut options = options(&index, &["slowpoke"], true);
+    options.build_timeout = Duration::from_secs(5);
+    let err = resolve(&options, &NoReporter).await.unwrap_err();
+    match &err {
+        ResolveError::BuildFailed {
+            package,
+            message,
+            tail,
+            ..
+        } => {
+            assert_eq!(package, "slowpoke");
+            assert!(
+                message.contains("its build took longer than 5 s, and was stopped"),
+                "{message}"
+            );
+            assert!(tail.contains("slowpoke: sleeping"), "{tail}");
+        }
+        other => panic!("expected BuildFailed, got {other}"),
+    }
 }
 
 #[tokio::test]

@@ -97,6 +97,9 @@ pub struct ResolveArgs {
     /// Skip building every package to prove its build requirements complete (recorded in the lock).
     #[arg(long)]
     pub no_verify_build: bool,
+    /// Wall-clock limit for one package's hooks or verification build, in seconds.
+    #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
+    pub timeout: u64,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,

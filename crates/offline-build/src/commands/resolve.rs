@@ -54,6 +54,7 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
         jobs,
         verify_build: !args.no_verify_build,
         cache_dir: cache_dir(),
+        build_timeout: Duration::from_secs(args.timeout),
         timeout: TIMEOUT,
     };
     let reporter = SpinnerReporter::new(printer.multi_progress());
