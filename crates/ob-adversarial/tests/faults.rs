@@ -344,8 +344,7 @@ fn the_daemon_dying_mid_build_ends_the_build_and_a_rerun_completes() {
         .unwrap();
     let relay = Relay::start(&trees.path().join("docker.sock"));
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "daemon_child", "--ignored", "--nocapture"])
+    let mut child = ob_testkit::child::test_command("daemon_child")
         .env(DAEMON_CHILD, project.dir.path())
         .env("DOCKER_HOST", format!("unix://{}", relay.path.display()))
         .stdout(std::process::Stdio::piped())
@@ -463,8 +462,7 @@ fn a_daemon_that_is_down_before_the_build_is_named_and_nothing_is_written() {
         .write(&project.dir.path().join("pylock.toml"))
         .unwrap();
     let socket = project.dir.path().join("no-daemon.sock");
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "daemon_child", "--ignored", "--nocapture"])
+    let output = ob_testkit::child::test_command("daemon_child")
         .env(DAEMON_CHILD, project.dir.path())
         .env("DOCKER_HOST", format!("unix://{}", socket.display()))
         .output()

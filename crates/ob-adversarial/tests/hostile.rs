@@ -187,8 +187,7 @@ fn secrets_of_the_invoking_user_do_not_reach_a_build() {
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(file, text).unwrap();
     }
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "secret_child", "--ignored", "--nocapture"])
+    let output = ob_testkit::child::test_command("secret_child")
         .env(SECRET_CHILD, "1")
         .env("HOME", home.path())
         .env("OB_FAKE_TOKEN", "OBSECRET-env-token")

@@ -92,7 +92,7 @@ async fn the_locked_down_profile_denies_what_a_bridge_network_allows() {
     // The secret must be in this process's environment; edition 2024 makes set_var unsafe, so
     // the test runs itself again with the variable set.
     if std::env::var_os(SECRET).is_none() {
-        support::rerun_in_child(
+        ob_testkit::child::rerun_in_child(
             "the_locked_down_profile_denies_what_a_bridge_network_allows",
             &[(SECRET, "do-not-leak-me")],
         );
@@ -351,14 +351,7 @@ async fn a_killed_process_leaves_a_container_that_remove_leftovers_removes() {
     let sandbox = sandbox().await;
     let label = support::unique_label("killed");
     ob_testkit::image::builder_image();
-    let exe = std::env::current_exe().unwrap();
-    let mut child = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "helper_run_until_killed",
-            "--include-ignored",
-            "--nocapture",
-        ])
+    let mut child = ob_testkit::child::test_command("helper_run_until_killed")
         .env("OB_SANDBOX_KILL_LABEL", &label)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -419,14 +412,7 @@ async fn ctrl_c_removes_the_running_container_before_the_process_exits() {
     let sandbox = sandbox().await;
     let label = support::unique_label("sigint");
     ob_testkit::image::builder_image();
-    let exe = std::env::current_exe().unwrap();
-    let mut child = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "helper_run_until_interrupted",
-            "--include-ignored",
-            "--nocapture",
-        ])
+    let mut child = ob_testkit::child::test_command("helper_run_until_interrupted")
         .env("OB_SANDBOX_INTERRUPT_LABEL", &label)
         .stdout(std::process::Stdio::piped())
         .spawn()

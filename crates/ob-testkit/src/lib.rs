@@ -1,8 +1,10 @@
 //! Test support shared by the crates' integration tests: the builder image the tests run in,
-//! sdists packed from `fixtures/`, and a package index served on loopback. Not shipped.
+//! sdists packed from `fixtures/`, a package index served on loopback, and tests re-run in a
+//! child process. Not shipped.
 
 #![forbid(unsafe_code)]
 
+pub mod child;
 pub mod image;
 pub mod index;
 pub mod sdist;

@@ -1,6 +1,6 @@
 //! Shared by the container tests: a TCP listener and a DNS responder on the Docker bridge's
-//! gateway (on this machine: the only addresses a probe may target), container lookups by label,
-//! and re-running a test in a child process.
+//! gateway (on this machine: the only addresses a probe may target), and container lookups by
+//! label.
 
 #![allow(dead_code)]
 
@@ -182,27 +182,4 @@ pub fn unique_label(what: &str) -> String {
         .unwrap()
         .subsec_nanos();
     format!("test:{what}-{}-{nanos}", std::process::id())
-}
-
-/// Runs the test `name` of this test binary again in a child process with `env` added and
-/// asserts it passed (ignored tests included, so helpers marked `#[ignore]` can be run).
-pub fn rerun_in_child(name: &str, env: &[(&str, &str)]) {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let output = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            name,
-            "--include-ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .envs(env.iter().copied())
-        .output()
-        .expect("run the test binary again");
-    assert!(
-        output.status.success(),
-        "the child run of `{name}` failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
