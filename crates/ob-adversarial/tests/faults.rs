@@ -7,7 +7,7 @@
 mod build_support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use build_support::{Fixture, GREET, MINIBACKEND, Project, Recorder, entry};
@@ -112,11 +112,9 @@ fn containers_of(pid: u32) -> Vec<String> {
         .collect()
 }
 
-/// SIGKILL of `offline-build build` while a package's container runs; then a re-run of
-/// the same lock into the same directory completes with every wheel sound, and the killed run's
-/// container is gone.
-#[test]
-fn a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun() {
+/// A project of minibackend, greet and sleepy (see [`sleepy_tree`]) with its lock written to
+/// the returned path; the temporary directory holds sleepy's tree.
+fn sleepy_project() -> (tempfile::TempDir, Project, PathBuf) {
     let sleepy = Fixture {
         name: "sleepy",
         build_requires: &["minibackend"],
@@ -128,13 +126,12 @@ fn a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun() {
     let project = Project::with_sources(&[MINIBACKEND, GREET, sleepy], &[("sleepy", &tree)]);
     let lock_path = project.dir.path().join("pylock.toml");
     project.lock.write(&lock_path).unwrap();
+    (trees, project, lock_path)
+}
 
-    let mut child = offline_build_command(&project, &lock_path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until the sleepy build's container runs (its owner is the child), then kill.
+/// Waits until the sleepy build's container runs under `child` (its owner) and returns the
+/// child's containers; fails if the child ends first, before `what` could happen to it.
+fn wait_for_sleepy_container(child: &mut Child, project: &Project, what: &str) -> Vec<String> {
     let started = Instant::now();
     let mut seen = Vec::new();
     while started.elapsed() < Duration::from_secs(240) {
@@ -144,12 +141,47 @@ fn a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun() {
         if !seen.is_empty() && project.out.join("greet-1.0-py3-none-any.whl").exists() {
             break;
         }
-        if child.try_wait().unwrap().is_some() {
-            panic!("the build ended before it could be killed");
-        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the build ended before {what}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(!seen.is_empty(), "no container of the child appeared");
+    assert!(
+        !seen.is_empty(),
+        "no container of the child appeared before {what}"
+    );
+    seen
+}
+
+/// Those of the containers `ids` that Docker still has.
+fn still_there(ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .filter(|id| {
+            Command::new("docker")
+                .args(["inspect", id.as_str()])
+                .output()
+                .unwrap()
+                .status
+                .success()
+        })
+        .cloned()
+        .collect()
+}
+
+/// SIGKILL of `offline-build build` while a package's container runs; then a re-run of
+/// the same lock into the same directory completes with every wheel sound, and the killed run's
+/// container is gone.
+#[test]
+fn a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun() {
+    let (_trees, project, lock_path) = sleepy_project();
+
+    let mut child = offline_build_command(&project, &lock_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let seen = wait_for_sleepy_container(&mut child, &project, "it could be killed");
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -163,18 +195,7 @@ fn a_build_killed_with_sigkill_mid_build_is_completed_by_a_rerun() {
         .unwrap();
     assert_complete_and_sound(&report, &project.out);
     assert_eq!(entry(&report, "sleepy").status, PackageStatus::Built);
-    let left: Vec<String> = seen
-        .iter()
-        .filter(|id| {
-            Command::new("docker")
-                .args(["inspect", id.as_str()])
-                .output()
-                .unwrap()
-                .status
-                .success()
-        })
-        .cloned()
-        .collect();
+    let left = still_there(&seen);
     // Clean up what the run under test should have, so a failure here leaves nothing behind.
     for id in &left {
         let _ = Command::new("docker").args(["rm", "-f", id]).output();
@@ -329,19 +350,7 @@ impl Relay {
 /// lock completes with every wheel sound.
 #[test]
 fn the_daemon_dying_mid_build_ends_the_build_and_a_rerun_completes() {
-    let sleepy = Fixture {
-        name: "sleepy",
-        build_requires: &["minibackend"],
-        build_only: false,
-        dependencies: &[],
-    };
-    let trees = tempfile::tempdir().unwrap();
-    let tree = sleepy_tree(trees.path());
-    let project = Project::with_sources(&[MINIBACKEND, GREET, sleepy], &[("sleepy", &tree)]);
-    project
-        .lock
-        .write(&project.dir.path().join("pylock.toml"))
-        .unwrap();
+    let (trees, project, _) = sleepy_project();
     let relay = Relay::start(&trees.path().join("docker.sock"));
 
     let mut child = ob_testkit::child::test_command("daemon_child")
@@ -351,20 +360,7 @@ fn the_daemon_dying_mid_build_ends_the_build_and_a_rerun_completes() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    let mut seen = Vec::new();
-    while started.elapsed() < Duration::from_secs(240) {
-        seen = containers_of(child.id());
-        if !seen.is_empty() && project.out.join("greet-1.0-py3-none-any.whl").exists() {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the build ended before the cut"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert!(!seen.is_empty(), "no container of the child appeared");
+    let seen = wait_for_sleepy_container(&mut child, &project, "the cut");
     relay.cut();
     // The build must notice and end; it must not wait for a daemon that is gone. The bound is
     // a hang detector (the sleepy build alone would take 20 s), not a speed check.
@@ -396,18 +392,11 @@ fn the_daemon_dying_mid_build_ends_the_build_and_a_rerun_completes() {
         let sandbox = ob_sandbox::Sandbox::connect().await.unwrap();
         sandbox.remove_leftovers().await.unwrap()
     });
-    for id in &seen {
-        let exists = Command::new("docker")
-            .args(["inspect", id.as_str()])
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(
-            !exists,
-            "container {id} of the cut run survived the sweep ({removed} removed)"
-        );
-    }
+    let survived = still_there(&seen);
+    assert!(
+        survived.is_empty(),
+        "containers {survived:?} of the cut run survived the sweep ({removed} removed)"
+    );
     let report = runtime
         .block_on(build(
             &project.lock,
@@ -533,37 +522,14 @@ fn offline_build_command(project: &Project, lock: &Path) -> Command {
 /// every wheel sound.
 #[test]
 fn sigint_to_offline_build_mid_build_removes_its_containers_and_a_rerun_completes() {
-    let sleepy = Fixture {
-        name: "sleepy",
-        build_requires: &["minibackend"],
-        build_only: false,
-        dependencies: &[],
-    };
-    let trees = tempfile::tempdir().unwrap();
-    let tree = sleepy_tree(trees.path());
-    let project = Project::with_sources(&[MINIBACKEND, GREET, sleepy], &[("sleepy", &tree)]);
-    let lock = project.dir.path().join("pylock.toml");
-    project.lock.write(&lock).unwrap();
+    let (_trees, project, lock) = sleepy_project();
 
     let mut child = offline_build_command(&project, &lock)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    let mut seen = Vec::new();
-    while started.elapsed() < Duration::from_secs(240) {
-        seen = containers_of(child.id());
-        if !seen.is_empty() && project.out.join("greet-1.0-py3-none-any.whl").exists() {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the build ended before SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert!(!seen.is_empty(), "no container of offline-build appeared");
+    let seen = wait_for_sleepy_container(&mut child, &project, "SIGINT");
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -583,18 +549,7 @@ fn sigint_to_offline_build_mid_build_removes_its_containers_and_a_rerun_complete
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(!status.success(), "{stderr}");
-    let left: Vec<String> = seen
-        .iter()
-        .filter(|id| {
-            Command::new("docker")
-                .args(["inspect", id.as_str()])
-                .output()
-                .unwrap()
-                .status
-                .success()
-        })
-        .cloned()
-        .collect();
+    let left = still_there(&seen);
     for id in &left {
         let _ = Command::new("docker").args(["rm", "-f", id]).output();
     }
