@@ -18,19 +18,10 @@ fn text(bytes: &[u8]) -> String {
 
 /// Packs and builds `minibackend` (build-only) and `greet`; returns (dir, lock, dist).
 fn built_project() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let image = ob_testkit::image::builder_image();
+    let (image, digest) = ob_testkit::image::builder_image_with_digest();
     let dir = tempfile::tempdir().unwrap();
     let wheelhouse = dir.path().join("wheelhouse");
     let out = dir.path().join("dist");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let digest = runtime.block_on(async {
-        let sandbox = ob_sandbox::Sandbox::connect().await.unwrap();
-        ob_sandbox::image::inspect(&sandbox, &image)
-            .await
-            .unwrap()
-            .unwrap()
-            .digest
-    });
     let lock_path = ob_testkit::sdist::write_fixture_lock(
         dir.path(),
         &image,

@@ -17,13 +17,7 @@ pub struct Built {
 
 /// Packs and builds `minibackend` (build-only) and `greet` (runtime) in a fresh directory.
 pub async fn build_project() -> Built {
-    let image = ob_testkit::image::builder_image();
-    let sandbox = ob_sandbox::Sandbox::connect().await.unwrap();
-    let digest = ob_sandbox::image::inspect(&sandbox, &image)
-        .await
-        .unwrap()
-        .unwrap()
-        .digest;
+    let (image, digest) = ob_testkit::image::builder_image_with_digest();
     let dir = tempfile::tempdir().unwrap();
     let wheelhouse = dir.path().join("wheelhouse");
     let out = dir.path().join("dist");
