@@ -727,7 +727,7 @@ class Driver:
         if returncode is None:
             raise Failure("build-failed", name, f"{'its build' if mode == 'build' else 'running its hooks'} took "
                           f"longer than {self.job['build_timeout']} s, and was stopped (--timeout)",
-                          log=log_path, tail=tail(text), via=self.why(name))
+                          log=log_path, tail=tail(text))
         shutil.rmtree(venv, ignore_errors=True)
         shutil.rmtree(wheels_dir, ignore_errors=True)
         listed = re.search(r"^offline-build: build-requirements (\[.*\])$", text, re.M)
@@ -746,14 +746,13 @@ class Driver:
             if attempts or attempt:
                 host = attempts[0].get("host") if attempts else attempt.group(1).strip("'\"")
                 raise Failure("network", name, "its build tried to reach the network",
-                              log=log_path, host=host, tail=tail(text), via=self.why(name))
+                              log=log_path, host=host, tail=tail(text))
             if missing and listed:
                 step.update(status="missing", missing=missing.group(1))
             else:
                 raise Failure("build-failed" if mode == "build" and listed else "hook-failed", name,
                               "its verification build failed" if mode == "build" and listed
-                              else "its build hooks failed", log=log_path, tail=tail(text),
-                              via=self.why(name))
+                              else "its build hooks failed", log=log_path, tail=tail(text))
         elif requires is None:
             raise Failure("hook-failed", name, "the build driver did not report its build requirements",
                           log=log_path, tail=tail(text))
@@ -834,7 +833,13 @@ class Driver:
                     done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
                     for future in done:
                         key = running.pop(future)
-                        step = future.result()
+                        try:
+                            step = future.result()
+                        except Failure as failure:
+                            # Traced here, in the one thread that changes what it reads.
+                            if failure.package and "via" not in failure.extra:
+                                failure.extra["via"] = self.why(failure.package)
+                            raise
                         with self.lock:
                             self.steps[key] = step
                             first = (key[0], key[1]) not in self.dynamic
