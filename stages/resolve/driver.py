@@ -479,6 +479,18 @@ class Driver:
             strings.update(self.dynamic.get((name, package["version"]), []))
         return sorted(strings)
 
+    def satisfied(self, requirement_strings):
+        """Whether the pinned versions meet these requirements' version specifiers."""
+        environment = {**default_environment(), "extra": ""}
+        for text in requirement_strings:
+            requirement = Requirement(text)
+            if requirement.marker and not requirement.marker.evaluate(environment):
+                continue
+            package = self.packages.get(canonicalize_name(requirement.name))
+            if package is not None and not requirement.specifier.contains(package["version"], prereleases=True):
+                return False
+        return True
+
     def closure(self, requirement_strings, edges=None):
         """Names of the packages that `requirement_strings` pull in under pip's resolution."""
         environment = default_environment()
@@ -566,6 +578,12 @@ class Driver:
             except Unpinned as missing:
                 needs_round = True
                 self.unpinned.add(str(missing))
+                return state
+            if requires and not self.satisfied(requires):
+                # A dynamic requirement that the pins break (`setuptools>=90` with 84 pinned):
+                # building now could only fail or mislead; pip picks again first.
+                needs_round = True
+                self.unpinned.add(f"a version that meets {name}'s {requires}")
                 return state
             if name in target:
                 raise Failure("cycle", name, "build-dependency cycle", cycle=[name, name])

@@ -191,6 +191,50 @@ async fn verification_builds_every_package_in_order_with_the_build_stage_driver(
     assert_eq!(outcome.build_only, 2);
 }
 
+/// Records every verification build, in order.
+#[derive(Default)]
+struct Builds(std::sync::Mutex<Vec<String>>);
+
+impl ob_resolve::ResolveReporter for Builds {
+    fn on_built(&self, package: &str, _done: usize, _total: usize) {
+        self.0.lock().unwrap().push(package.to_string());
+    }
+}
+
+#[tokio::test]
+async fn a_pin_that_changes_rebuilds_what_was_built_with_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let builds = Builds::default();
+    let outcome = resolve(
+        &options(&index, &["uses-greet", "wants-old-greet"], true),
+        &builds,
+    )
+    .await
+    .unwrap();
+    let built = builds.0.into_inner().unwrap();
+    let times = |name: &str| built.iter().filter(|package| *package == name).count();
+    // greet 2.0 was pinned, built and used for uses-greet; then wants-old-greet's hook asked for
+    // greet<2: greet 1.0 is built and uses-greet built again with it.
+    assert_eq!(times("greet"), 2, "{built:?}");
+    assert_eq!(times("uses-greet"), 2, "{built:?}");
+    // wants-old-greet was never built against the greet its hook refuses (its build asserts it).
+    assert_eq!(times("wants-old-greet"), 1, "{built:?}");
+    let lock = &outcome.lock;
+    assert_eq!(lock.package("greet").unwrap().version, "1.0");
+    for name in ["uses-greet", "wants-old-greet"] {
+        let pins: Vec<String> = lock
+            .package(name)
+            .unwrap()
+            .build_requires
+            .iter()
+            .map(|pin| format!("{}=={}", pin.name, pin.version))
+            .collect();
+        assert_eq!(pins, ["greet==1.0", "minibackend==1.0"], "{name}");
+    }
+    assert!(lock.tool.build_verified);
+}
+
 #[tokio::test]
 async fn verification_catches_an_undeclared_build_requirement() {
     let dir = tempfile::tempdir().unwrap();
