@@ -154,6 +154,26 @@ fn wait_for_sleepy_container(child: &mut Child, project: &Project, what: &str) -
     seen
 }
 
+/// The child's exit status; a child still running after `bound` is killed and the test fails.
+/// The bound is a hang detector, not a speed check.
+fn wait_or_kill(
+    child: &mut std::process::Child,
+    bound: Duration,
+    since: &str,
+) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > bound {
+            let _ = child.kill();
+            panic!("the child still runs {} s {since}", bound.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Those of the containers `ids` that Docker still has.
 fn still_there(ids: &[String]) -> Vec<String> {
     ids.iter()
@@ -364,17 +384,11 @@ fn the_daemon_dying_mid_build_ends_the_build_and_a_rerun_completes() {
     relay.cut();
     // The build must notice and end; it must not wait for a daemon that is gone. The bound is
     // a hang detector (the sleepy build alone would take 20 s), not a speed check.
-    let cut_at = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if cut_at.elapsed() > Duration::from_secs(180) {
-            let _ = child.kill();
-            panic!("the build still runs 180 s after the daemon went away");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = wait_or_kill(
+        &mut child,
+        Duration::from_secs(180),
+        "after the daemon went away",
+    );
     let mut stdout = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
     assert!(status.success(), "{stdout}");
@@ -535,17 +549,7 @@ fn sigint_to_offline_build_mid_build_removes_its_containers_and_a_rerun_complete
         .status()
         .unwrap();
     assert!(sent.success());
-    let interrupted_at = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if interrupted_at.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("offline-build still runs 120 s after SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = wait_or_kill(&mut child, Duration::from_secs(120), "after SIGINT");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(!status.success(), "{stderr}");

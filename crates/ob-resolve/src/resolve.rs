@@ -261,7 +261,7 @@ pub async fn resolve(
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok());
     let keep_logs = |work: tempfile::TempDir| work.keep();
-    let Some(result) = result else {
+    let Some(mut result) = result else {
         let kept = keep_logs(work);
         let why = if outcome.timed_out {
             format!("it ran longer than {} s", options.timeout.as_secs())
@@ -283,7 +283,7 @@ pub async fn resolve(
         let kept = keep_logs(work);
         return Err(driver_error(error, &kept, &refused));
     }
-    let pip_prepared = result.pip_prepared.clone();
+    let pip_prepared = std::mem::take(&mut result.pip_prepared);
     let lock = make_lock(options, &image, result, &served)?;
     let runtime = lock
         .packages

@@ -327,6 +327,21 @@ pub fn fixture_package(fixture: &Fixture<'_>, packed: &PackedSdist) -> ob_lock::
     }
 }
 
+/// Writes `<dir>/pylock.toml` for the smallest real project, `minibackend` (build-only) and
+/// `greet` (runtime, built with minibackend), locked for the builder image.
+pub fn write_greet_project_lock(dir: &Path) -> PathBuf {
+    let (image, digest) = crate::image::builder_image_with_digest();
+    write_fixture_lock(
+        dir,
+        &image,
+        &digest,
+        &[
+            ("minibackend", true, &[]),
+            ("greet", false, &["minibackend"]),
+        ],
+    )
+}
+
 /// Writes `<dir>/pylock.toml` for fixtures packed into `<dir>/wheelhouse/`: each entry is
 /// (fixture name, build-only, names of its build requirements, all at version 1.0), locked for
 /// `image` with layer `digest` (see [`fixture_lock_tool`]).

@@ -18,19 +18,10 @@ fn text(bytes: &[u8]) -> String {
 
 /// Packs and builds `minibackend` (build-only) and `greet`; returns (dir, lock, dist).
 fn built_project() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let (image, digest) = ob_testkit::image::builder_image_with_digest();
     let dir = tempfile::tempdir().unwrap();
     let wheelhouse = dir.path().join("wheelhouse");
     let out = dir.path().join("dist");
-    let lock_path = ob_testkit::sdist::write_fixture_lock(
-        dir.path(),
-        &image,
-        &digest,
-        &[
-            ("minibackend", true, &[]),
-            ("greet", false, &["minibackend"]),
-        ],
-    );
+    let lock_path = ob_testkit::sdist::write_greet_project_lock(dir.path());
     let build = offline_build(&[
         "build",
         "--lock",

@@ -17,19 +17,10 @@ pub struct Built {
 
 /// Packs and builds `minibackend` (build-only) and `greet` (runtime) in a fresh directory.
 pub async fn build_project() -> Built {
-    let (image, digest) = ob_testkit::image::builder_image_with_digest();
     let dir = tempfile::tempdir().unwrap();
     let wheelhouse = dir.path().join("wheelhouse");
     let out = dir.path().join("dist");
-    let lock_path = ob_testkit::sdist::write_fixture_lock(
-        dir.path(),
-        &image,
-        &digest,
-        &[
-            ("minibackend", true, &[]),
-            ("greet", false, &["minibackend"]),
-        ],
-    );
+    let lock_path = ob_testkit::sdist::write_greet_project_lock(dir.path());
     let lock = ob_lock::Lock::read(&lock_path).unwrap();
     let mut options = ob_build::BuildOptions::new(&wheelhouse, &out);
     options.jobs = 2;
