@@ -337,6 +337,9 @@ def build_environment(job, env, source_dir):
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
+        # stdout and stderr share one pipe (see main): unbuffered, a traceback lands after the
+        # output printed before it, not ahead of a buffer that is flushed only at exit.
+        "PYTHONUNBUFFERED": "1",
         "VIRTUAL_ENV": env,
         # setuptools >= 84 lets CFLAGS replace Python's own flags, so carry those (optimisation
         # included) and add the prefix map that keeps the temporary source path out of binaries.
@@ -351,6 +354,11 @@ def build_environment(job, env, source_dir):
 
 
 def main():
+    # Docker carries stdout and stderr in two pipes and loses their relative order. A backend's
+    # traceback (stderr) must stay after the output that came before it (stdout), or the log's
+    # tail shown with a failure can miss the very error it is there to show: one pipe for both.
+    sys.stderr.flush()
+    os.dup2(sys.stdout.fileno(), sys.stderr.fileno())
     job = json.loads(sys.argv[1])
     started = time.monotonic()
     log(f"building {job['name']} {job['version']} with Python {sys.version.split()[0]}")
