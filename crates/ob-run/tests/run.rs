@@ -6,26 +6,61 @@
 
 mod support;
 
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use ob_run::{RunOptions, Snapshots, parse_mount, run};
 use ob_sandbox::bollard::query_parameters::RemoveImageOptions;
 use ob_sandbox::{OutputLine, Sandbox};
 use support::{build_project, manifest, seed_results};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Accepts connections on `address` and counts them.
-async fn listener(address: std::net::IpAddr) -> (u16, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind((address, 0)).await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((_stream, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
+/// A TCP listener that counts the connections it accepted. It writes each connection its
+/// number (from 0, in the order accepted) and closes it: probes ignore that, markers read it.
+struct Listener {
+    address: SocketAddr,
+    /// Marker connections made so far; they are numbered among the others.
+    markers: AtomicUsize,
+}
+
+impl Listener {
+    async fn start(ip: IpAddr) -> Listener {
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut number = 0usize;
+            while let Ok((mut stream, _peer)) = listener.accept().await {
+                // Fails when the peer has gone already, which only a probe does.
+                let _ = stream.write_all(format!("{number}\n").as_bytes()).await;
+                number += 1;
+            }
+        });
+        Listener {
+            address,
+            markers: AtomicUsize::new(0),
         }
-    });
-    (port, accepted)
+    }
+
+    /// How many connections (not ours) were accepted, counting every connection established
+    /// before this call: the accept task may not have run yet when a container exits. A marker
+    /// connection of our own queues up behind them (the kernel hands connections out in the
+    /// order they were established) and reads the number it was accepted as, waiting at most
+    /// 5 s. So a count that should be 0 or 1 fails when one more connection was made, however
+    /// late it is seen.
+    async fn accepted(&self) -> usize {
+        let marker_number = async {
+            let mut marker = tokio::net::TcpStream::connect(self.address).await.unwrap();
+            let mut answer = String::new();
+            marker.read_to_string(&mut answer).await.unwrap();
+            answer.trim().parse::<usize>().unwrap()
+        };
+        let number = tokio::time::timeout(Duration::from_secs(5), marker_number)
+            .await
+            .expect("the listener did not accept our marker connection within 5 s");
+        // Every earlier marker was accepted before this one, so it holds a lower number.
+        number - self.markers.fetch_add(1, Ordering::SeqCst)
+    }
 }
 
 /// Removes the runtime image a test made, also when the test fails half-way.
@@ -82,7 +117,8 @@ async fn the_program_is_contained_and_its_results_can_be_restored() {
         .create_internal_network(&format!("ob-run-test-{}", std::process::id()))
         .await
         .unwrap();
-    let (port, accepted) = listener(network.gateway()).await;
+    let listener = Listener::start(network.gateway()).await;
+    let port = listener.address.port();
 
     let probe = |exit_code: &str| {
         let mut options = RunOptions::new(
@@ -102,7 +138,7 @@ async fn the_program_is_contained_and_its_results_can_be_restored() {
         options.results =
             Some(parse_mount(&format!("{}:/results", results.display()), true).unwrap());
         options.keep = 2;
-        options.timeout = std::time::Duration::from_secs(120);
+        options.timeout = Duration::from_secs(120);
         options
     };
     let run_collecting = |options: RunOptions| {
@@ -132,7 +168,7 @@ async fn the_program_is_contained_and_its_results_can_be_restored() {
     assert!(said("probe: network denied"), "{stdout:?}");
     assert!(said("probe: results vandalised"), "{stdout:?}");
     assert_eq!(stderr, ["probe: to stderr"]);
-    assert_eq!(accepted.load(Ordering::SeqCst), 0, "reached the listener");
+    assert_eq!(listener.accepted().await, 0, "reached the listener");
     assert_eq!(manifest(&data), data_before);
     assert_ne!(manifest(&results), results_before);
     let _remove_image = RemoveImage(report.image.id.clone());
@@ -156,7 +192,8 @@ async fn the_program_is_contained_and_its_results_can_be_restored() {
         stdout.iter().any(|line| line == "probe: network reached"),
         "{stdout:?}"
     );
-    assert!(accepted.load(Ordering::SeqCst) >= 1);
+    // Exactly one: the probe connects once, and the first run not at all.
+    assert_eq!(listener.accepted().await, 1);
     // The results are vandalised again, not restored: restore is explicit.
     assert_ne!(manifest(&results), results_before);
     snapshots.restore(None).unwrap();

@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount as DockerMount, MountType};
@@ -174,6 +175,9 @@ impl RunOutcome {
 /// make us buffer without bound.
 const MAX_LINE: usize = 64 * 1024;
 
+/// How long an exit by SIGKILL that we did not send waits for Docker to report an OOM kill.
+const OOM_REPORT_DELAY: Duration = Duration::from_secs(2);
+
 impl Sandbox {
     /// Runs `spec.command` in a fresh locked-down container and removes it afterwards.
     ///
@@ -192,12 +196,32 @@ impl Sandbox {
         mut on_line: impl FnMut(OutputLine),
     ) -> Result<RunOutcome, SandboxError> {
         let body = container_body(spec)?;
-        let created = self
-            .docker
-            .create_container(None::<CreateContainerOptions>, body)
-            .await
-            .map_err(|source| {
-                if is_not_found(&source) {
+        let name = container_name(&spec.label);
+        // Armed before Docker is asked: if this future is dropped while the create call is in
+        // flight, the daemon may still create the container, and only the name chosen here can
+        // find it then.
+        let mut guard = ContainerGuard {
+            sandbox: self.clone(),
+            name: name.clone(),
+            id: None,
+            armed: true,
+        };
+        let options = CreateContainerOptions {
+            name: Some(name),
+            ..Default::default()
+        };
+        let created = match self.docker.create_container(Some(options), body).await {
+            Ok(created) => created,
+            Err(source) => {
+                // The daemon answered, so it created nothing. Any other failure (connection
+                // lost, client timeout) leaves the guard armed: the container may exist after all.
+                if matches!(
+                    source,
+                    bollard::errors::Error::DockerResponseServerError { .. }
+                ) {
+                    guard.armed = false;
+                }
+                return Err(if is_not_found(&source) {
                     SandboxError::ImageMissing {
                         reference: spec.image.clone(),
                         hint: crate::image::missing_hint(&spec.image),
@@ -210,14 +234,11 @@ impl Sandbox {
                         ),
                         source,
                     )
-                }
-            })?;
-        let guard = ContainerGuard {
-            sandbox: self.clone(),
-            id: created.id,
-            armed: true,
+                });
+            }
         };
-        let result = self.run_created(&guard.id, spec, &mut on_line).await;
+        guard.id = Some(created.id.clone());
+        let result = self.run_created(&created.id, spec, &mut on_line).await;
         let removed = guard.remove().await;
         let outcome = result?;
         removed?;
@@ -310,20 +331,36 @@ impl Sandbox {
             }
         };
         let duration = started.elapsed();
-        let oom_killed = self
-            .docker
-            .inspect_container(id, None::<InspectContainerOptions>)
-            .await
-            .ok()
-            .and_then(|inspected| inspected.state)
-            .and_then(|state| state.oom_killed)
-            .unwrap_or(false);
+        // Only a SIGKILL we did not send can be an OOM kill that Docker has not heard of yet.
+        let oom_killed = self.oom_killed(id, exit_code == 137 && !timed_out).await;
         Ok(RunOutcome {
             exit_code,
             timed_out,
             oom_killed,
             duration,
         })
+    }
+
+    /// Whether the kernel killed the container for exceeding its memory limit. containerd
+    /// reports the OOM kill and the exit as separate events, and Docker may hear of the OOM kill
+    /// only after we saw the exit; with `may_be_late`, a "no" is asked again for up to
+    /// [`OOM_REPORT_DELAY`] before it is believed.
+    async fn oom_killed(&self, id: &str, may_be_late: bool) -> bool {
+        let deadline = Instant::now() + OOM_REPORT_DELAY;
+        loop {
+            let flagged = self
+                .docker
+                .inspect_container(id, None::<InspectContainerOptions>)
+                .await
+                .ok()
+                .and_then(|inspected| inspected.state)
+                .and_then(|state| state.oom_killed)
+                .unwrap_or(false);
+            if flagged || !may_be_late || Instant::now() >= deadline {
+                return flagged;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits for the container to stop and returns its exit code.
@@ -350,29 +387,33 @@ impl Sandbox {
     }
 }
 
-/// Removes its container when dropped, unless `remove` already did.
+/// Removes its container when dropped, unless `remove` already did or it was never created.
 struct ContainerGuard {
     sandbox: Sandbox,
-    id: String,
+    /// The name we gave the container; known before Docker is asked to create it.
+    name: String,
+    /// Docker's ID, once the create call has returned it.
+    id: Option<String>,
     armed: bool,
 }
 
 impl ContainerGuard {
     async fn remove(mut self) -> Result<(), SandboxError> {
         self.armed = false;
+        let target = self.id.clone().unwrap_or_else(|| self.name.clone());
         match self
             .sandbox
             .docker
-            .remove_container(&self.id, Some(force_remove()))
+            .remove_container(&target, Some(force_remove()))
             .await
         {
             Ok(()) => Ok(()),
             Err(err) if is_not_found(&err) => Ok(()),
             Err(source) => {
                 // Leave it to the background remover rather than leak it.
-                cleanup_in_background(&self.sandbox, Leftover::Container(self.id.clone()));
+                cleanup_in_background(&self.sandbox, Leftover::Container(target.clone()));
                 Err(SandboxError::docker(
-                    format!("remove the container `{}`", self.id),
+                    format!("remove the container `{target}`"),
                     source,
                 ))
             }
@@ -383,9 +424,40 @@ impl ContainerGuard {
 impl Drop for ContainerGuard {
     fn drop(&mut self) {
         if self.armed {
-            cleanup_in_background(&self.sandbox, Leftover::Container(self.id.clone()));
+            let leftover = match &self.id {
+                Some(id) => Leftover::Container(id.clone()),
+                None => Leftover::ContainerBeingCreated(self.name.clone()),
+            };
+            cleanup_in_background(&self.sandbox, leftover);
         }
     }
+}
+
+/// A name no other container has: ours (pid, then a counter, then the time, so not even a
+/// leftover of an earlier process with the same pid has it), and readable in `docker ps`.
+fn container_name(label: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let sequence = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|since| since.subsec_nanos())
+        .unwrap_or(0);
+    // Docker allows `[a-zA-Z0-9][a-zA-Z0-9_.-]*` in names; the label may hold anything.
+    let readable: String = label
+        .chars()
+        .take(48)
+        .map(|char| {
+            if char.is_ascii_alphanumeric() || matches!(char, '_' | '.' | '-') {
+                char
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!(
+        "ob-{readable}-{}-{sequence}-{nanos:08x}",
+        std::process::id()
+    )
 }
 
 /// The container's full configuration: the locked-down profile plus what `spec` asks for.
@@ -559,6 +631,21 @@ mod tests {
         assert!(
             err.contains("relative/dir") && err.contains("absolute"),
             "{err}"
+        );
+    }
+
+    /// Docker refuses a create whose name breaks its pattern, and the label may hold anything.
+    #[test]
+    fn container_names_are_valid_for_docker_and_unique() {
+        let first = container_name("build:idna-3.10 (sdist)/ü");
+        let second = container_name("build:idna-3.10 (sdist)/ü");
+        assert_ne!(first, second);
+        assert!(first.starts_with("ob-build-idna-3.10--sdist---"), "{first}");
+        assert!(
+            first
+                .chars()
+                .all(|char| char.is_ascii_alphanumeric() || matches!(char, '_' | '.' | '-')),
+            "{first}"
         );
     }
 

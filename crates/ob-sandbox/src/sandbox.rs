@@ -1,15 +1,17 @@
 //! The connection to Docker, the labels that mark our containers and networks, internal networks
 //! for the resolve stage, and the sweep that removes what a killed process left behind.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::models::{Ipam, NetworkCreateRequest};
 use bollard::query_parameters::{
     InspectNetworkOptions, ListContainersOptions, ListNetworksOptions, RemoveContainerOptions,
 };
+use tokio::sync::Notify;
 
 use crate::error::{SandboxError, is_conflict, is_not_found};
 
@@ -246,11 +248,58 @@ impl Drop for InternalNetwork {
 #[derive(Debug, Clone)]
 pub(crate) enum Leftover {
     Container(String),
+    /// A container by the name we asked for, whose create call may still be in flight.
+    ContainerBeingCreated(String),
     Network(String),
 }
 
-/// Cleanups started from `Drop`, so tests (and careful callers) can wait for them.
-static PENDING_CLEANUPS: Mutex<Vec<tokio::task::JoinHandle<()>>> = Mutex::new(Vec::new());
+/// How long "no such container" is not believed for a container whose create call was
+/// interrupted: the daemon may still be creating it. A create takes well under a second; this
+/// leaves room for a loaded machine.
+const CREATE_IN_FLIGHT: Duration = Duration::from_secs(5);
+
+/// Drop-time cleanups that have not finished, by the order they started in, so that
+/// `settle_cleanups` can wait for exactly those that started before it was called, whoever
+/// else is waiting too.
+struct CleanupsInFlight {
+    next: u64,
+    running: BTreeSet<u64>,
+}
+
+static CLEANUPS_IN_FLIGHT: Mutex<CleanupsInFlight> = Mutex::new(CleanupsInFlight {
+    next: 0,
+    running: BTreeSet::new(),
+});
+/// Woken whenever a cleanup finishes.
+static CLEANUP_FINISHED: Notify = Notify::const_new();
+
+fn cleanups_in_flight() -> MutexGuard<'static, CleanupsInFlight> {
+    // The lock is never held across anything that can panic, so a poisoned one is still sound.
+    CLEANUPS_IN_FLIGHT
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One running cleanup's place in [`CLEANUPS_IN_FLIGHT`]. Dropping it, however the cleanup
+/// ends (done, panicked, or never run because the runtime shut down), marks it finished.
+struct CleanupTicket(u64);
+
+impl CleanupTicket {
+    fn take() -> CleanupTicket {
+        let mut in_flight = cleanups_in_flight();
+        let number = in_flight.next;
+        in_flight.next += 1;
+        in_flight.running.insert(number);
+        CleanupTicket(number)
+    }
+}
+
+impl Drop for CleanupTicket {
+    fn drop(&mut self) {
+        cleanups_in_flight().running.remove(&self.0);
+        CLEANUP_FINISHED.notify_waiters();
+    }
+}
 
 /// Removes `leftover` without blocking the caller. Runs on the runtime's blocking pool, because
 /// tokio waits for blocking tasks when the runtime shuts down (the binary's `main` does so with a
@@ -258,18 +307,18 @@ static PENDING_CLEANUPS: Mutex<Vec<tokio::task::JoinHandle<()>>> = Mutex::new(Ve
 /// caller's may belong to a runtime that is going away.
 pub(crate) fn cleanup_in_background(sandbox: &Sandbox, leftover: Leftover) {
     let host = sandbox.host.clone();
-    let work = move || remove_blocking(&host, &leftover);
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => {
-            let task = handle.spawn_blocking(work);
-            if let Ok(mut pending) = PENDING_CLEANUPS.lock() {
-                pending.retain(|task| !task.is_finished());
-                pending.push(task);
-            }
+            let ticket = CleanupTicket::take();
+            // Awaited through the ticket, not the handle.
+            drop(handle.spawn_blocking(move || {
+                let _ticket = ticket;
+                remove_blocking(&host, &leftover);
+            }));
         }
         // Not inside a runtime: nothing async is running, so blocking here is harmless.
         Err(_) => {
-            let _ = std::thread::spawn(work).join();
+            let _ = std::thread::spawn(move || remove_blocking(&host, &leftover)).join();
         }
     }
 }
@@ -305,18 +354,19 @@ pub async fn until_interrupted<T>(
     Err(SandboxError::Interrupted { signal })
 }
 
-/// Waits until every removal started by dropping a run or network has finished.
+/// Waits until every removal started (by dropping a run or network) before this call has
+/// finished, including those another caller is waiting for at the same time.
 pub async fn settle_cleanups() {
+    let started_before = cleanups_in_flight().next;
     loop {
-        let task = match PENDING_CLEANUPS.lock() {
-            Ok(mut pending) => pending.pop(),
-            Err(_) => None,
-        };
-        match task {
-            Some(task) => {
-                let _ = task.await;
-            }
-            None => return,
+        // Registered before looking, so a cleanup finishing in between still wakes us.
+        let finished = CLEANUP_FINISHED.notified();
+        tokio::pin!(finished);
+        finished.as_mut().enable();
+        let oldest = cleanups_in_flight().running.first().copied();
+        match oldest {
+            Some(oldest) if oldest < started_before => finished.await,
+            _ => return,
         }
     }
 }
@@ -340,6 +390,21 @@ fn remove_blocking(host: &str, leftover: &Leftover) {
         match leftover {
             Leftover::Container(id) => {
                 let _ = docker.remove_container(id, Some(force_remove())).await;
+            }
+            Leftover::ContainerBeingCreated(name) => {
+                // The create call may still be on its way through the daemon: "no such
+                // container" is believed only once it has held for a while.
+                let deadline = Instant::now() + CREATE_IN_FLIGHT;
+                let mut pause = Duration::from_millis(50);
+                loop {
+                    match docker.remove_container(name, Some(force_remove())).await {
+                        Err(err) if is_not_found(&err) && Instant::now() < deadline => {
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(Duration::from_millis(500));
+                        }
+                        _ => break,
+                    }
+                }
             }
             Leftover::Network(id) => {
                 let _ = docker.remove_network(id).await;

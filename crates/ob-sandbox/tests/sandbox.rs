@@ -99,9 +99,7 @@ async fn the_locked_down_profile_denies_what_a_bridge_network_allows() {
         return;
     }
     let sandbox = sandbox().await;
-    let bridge =
-        support::BridgeNetwork::create(&sandbox, &format!("ob-test-bridge-{}", std::process::id()))
-            .await;
+    let bridge = support::BridgeNetwork::create(&sandbox, &support::unique_name("bridge")).await;
     let gateway = bridge.gateway;
     let listener = Listener::start(gateway).await;
     let dns = DnsResponder::start(gateway).await;
@@ -115,7 +113,7 @@ async fn the_locked_down_profile_denies_what_a_bridge_network_allows() {
     )
     .await;
     assert!(ok(&control, "tcp"), "control could not connect: {control}");
-    assert_eq!(listener.accepted(), 1);
+    assert_eq!(listener.accepted().await, 1);
     assert_eq!(control["dns"]["value"], DNS_ANSWER, "{control}");
     assert!(
         dns.queries()
@@ -136,7 +134,7 @@ async fn the_locked_down_profile_denies_what_a_bridge_network_allows() {
         "resolved a name without a network: {report}"
     );
     assert_eq!(
-        listener.accepted(),
+        listener.accepted().await,
         1,
         "the locked-down probe reached the listener"
     );
@@ -201,6 +199,7 @@ async fn the_locked_down_profile_denies_what_a_bridge_network_allows() {
             .is_some_and(|err| err.contains("Resource temporarily unavailable")),
         "{report}"
     );
+    bridge.remove(&sandbox).await;
 }
 
 #[tokio::test]
@@ -299,7 +298,8 @@ async fn a_run_past_its_timeout_is_killed_and_removed() {
         "echo started; sleep 300",
         &label,
     );
-    spec.timeout = Duration::from_secs(2);
+    // Long enough for the shell to print `started` on a loaded machine; `sleep` outlasts it.
+    spec.timeout = Duration::from_secs(10);
     let mut lines = Vec::new();
     let outcome = sandbox.run(&spec, |line| lines.push(line)).await.unwrap();
     assert!(outcome.timed_out, "{outcome:?}");
@@ -543,7 +543,7 @@ async fn an_internal_network_reaches_the_host_at_its_gateway_and_is_removed() {
     spec.network = Network::Named(network.name().to_string());
     let outcome = sandbox.run(&spec, |_| {}).await.unwrap();
     assert!(outcome.success(), "{outcome:?}");
-    assert_eq!(listener.accepted(), 1);
+    assert_eq!(listener.accepted().await, 1);
 
     network.remove().await.unwrap();
     let gone = sandbox

@@ -8,19 +8,23 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ob_sandbox::bollard::models::NetworkCreateRequest;
 use ob_sandbox::bollard::query_parameters::{InspectNetworkOptions, ListContainersOptions};
 use ob_sandbox::{LABEL_OWNER_BOOT, LABEL_OWNER_PID, LABEL_RUN, Sandbox};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The address the DNS responder answers with: TEST-NET-1, documentation only, never contacted.
 pub const DNS_ANSWER: &str = "192.0.2.7";
 
 /// A normal (not internal) bridge network made for one test, labelled like ours so that
-/// `remove_leftovers` collects it if the test dies before [`BridgeNetwork::remove`].
+/// `remove_leftovers` collects it if the test dies before [`BridgeNetwork::remove`]. Dropping
+/// it without `remove` (a failed assertion) removes it too, as best it can.
 pub struct BridgeNetwork {
     pub name: String,
     pub gateway: IpAddr,
+    removed: bool,
 }
 
 impl BridgeNetwork {
@@ -45,12 +49,18 @@ impl BridgeNetwork {
             })
             .await
             .expect("create a bridge network");
+        // From here on the guard owns the network, also if the inspection below fails.
+        let mut bridge = BridgeNetwork {
+            name: name.to_string(),
+            gateway: IpAddr::from([0, 0, 0, 0]),
+            removed: false,
+        };
         let network = sandbox
             .docker()
             .inspect_network(name, None::<InspectNetworkOptions>)
             .await
             .expect("inspect the bridge network");
-        let gateway = network
+        bridge.gateway = network
             .ipam
             .and_then(|ipam| ipam.config)
             .unwrap_or_default()
@@ -59,13 +69,11 @@ impl BridgeNetwork {
             .filter_map(|gateway| gateway.parse::<IpAddr>().ok())
             .find(IpAddr::is_ipv4)
             .expect("the bridge network has an IPv4 gateway");
-        BridgeNetwork {
-            name: name.to_string(),
-            gateway,
-        }
+        bridge
     }
 
-    pub async fn remove(self, sandbox: &Sandbox) {
+    pub async fn remove(mut self, sandbox: &Sandbox) {
+        self.removed = true;
         sandbox
             .docker()
             .remove_network(&self.name)
@@ -74,10 +82,36 @@ impl BridgeNetwork {
     }
 }
 
-/// A TCP listener that counts the connections it accepted.
+impl Drop for BridgeNetwork {
+    fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
+        let name = self.name.clone();
+        // A thread and runtime of its own: this runs inside the test's runtime, while unwinding.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(sandbox) = Sandbox::connect().await {
+                    let _ = sandbox.docker().remove_network(&name).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A TCP listener that counts the connections it accepted. It writes each connection its
+/// number (from 0, in the order accepted) and closes it: probes ignore that, markers read it.
 pub struct Listener {
     pub address: SocketAddr,
-    pub accepted: Arc<AtomicUsize>,
+    /// Marker connections made so far; they are numbered among the others.
+    markers: AtomicUsize,
 }
 
 impl Listener {
@@ -86,18 +120,46 @@ impl Listener {
             .await
             .expect("bind a TCP listener on the gateway");
         let address = listener.local_addr().expect("listener address");
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let counter = accepted.clone();
         tokio::spawn(async move {
-            while let Ok((_stream, _peer)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
+            let mut number = 0usize;
+            while let Ok((mut stream, _peer)) = listener.accept().await {
+                // Fails when the peer has gone already, which only a probe does.
+                let _ = stream.write_all(format!("{number}\n").as_bytes()).await;
+                number += 1;
             }
         });
-        Listener { address, accepted }
+        Listener {
+            address,
+            markers: AtomicUsize::new(0),
+        }
     }
 
-    pub fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
+    /// How many connections (not ours) were accepted, counting every connection established
+    /// before this call: the accept task may not have run yet when a container exits. A marker
+    /// connection of our own queues up behind them (the kernel hands connections out in the
+    /// order they were established) and reads the number it was accepted as, waiting at most
+    /// 5 s. So a count that should be 0 or 1 fails when one more connection was made, however
+    /// late it is seen.
+    pub async fn accepted(&self) -> usize {
+        let marker_number = async {
+            let mut marker = tokio::net::TcpStream::connect(self.address)
+                .await
+                .expect("connect a marker to our own listener");
+            let mut answer = String::new();
+            marker
+                .read_to_string(&mut answer)
+                .await
+                .expect("read the marker's number");
+            answer
+                .trim()
+                .parse::<usize>()
+                .expect("the listener wrote a number")
+        };
+        let number = tokio::time::timeout(Duration::from_secs(5), marker_number)
+            .await
+            .expect("the listener did not accept our marker connection within 5 s");
+        // Every earlier marker was accepted before this one, so it holds a lower number.
+        number - self.markers.fetch_add(1, Ordering::SeqCst)
     }
 }
 
@@ -173,6 +235,15 @@ pub async fn containers_labelled(sandbox: &Sandbox, label: &str) -> Vec<String> 
         .into_iter()
         .filter_map(|container| container.id)
         .collect()
+}
+
+/// A Docker object name (network, container) no other test run uses.
+pub fn unique_name(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("ob-test-{what}-{}-{nanos}", std::process::id())
 }
 
 /// A label no other test run uses.
