@@ -55,10 +55,12 @@ fn lock(packages: Vec<Package>) -> Lock {
     }
 }
 
-/// Short timeouts and pauses so failing cases end quickly; correctness never depends on them.
+/// Short retry pauses so failing cases end quickly. The read timeout stays long: many tests
+/// count requests, and a timeout that a busy machine can hit would add a retry to the count.
+/// The tests about stalls set a short one themselves (`Case::fetch_stalling`).
 fn options(wheelhouse: &Path) -> FetchOptions {
     let mut options = FetchOptions::new(wheelhouse);
-    options.timeout = Duration::from_millis(1500);
+    options.timeout = Duration::from_secs(30);
     options.retries = 3;
     options.retry_base_delay = Duration::from_millis(10);
     options
@@ -136,6 +138,17 @@ impl Case {
         reporter: &dyn Reporter,
     ) -> Result<ob_fetch::FetchSummary, FetchError> {
         ob_fetch::fetch(lock, &self.lock_dir, &options(&self.wheelhouse), reporter).await
+    }
+
+    /// A fetch with a read timeout that a server told to stall reaches within the test.
+    async fn fetch_stalling(
+        &self,
+        lock: &Lock,
+        reporter: &dyn Reporter,
+    ) -> Result<ob_fetch::FetchSummary, FetchError> {
+        let mut options = options(&self.wheelhouse);
+        options.timeout = Duration::from_millis(1500);
+        ob_fetch::fetch(lock, &self.lock_dir, &options, reporter).await
     }
 
     fn read(&self, filename: &str) -> Vec<u8> {
@@ -319,7 +332,7 @@ async fn stall_past_the_timeout_is_retried_and_resumed() {
     );
     let lock = lock(vec![package("alpha", Some(url), None, &good)]);
     let recorder = Recorder::default();
-    case.fetch(&lock, &recorder).await.unwrap();
+    case.fetch_stalling(&lock, &recorder).await.unwrap();
     assert_eq!(case.read("alpha-1.0.tar.gz"), good);
     let seen = case.server.seen("alpha-1.0.tar.gz");
     assert_eq!(seen.len(), 2);
@@ -587,7 +600,7 @@ async fn second_fetch_waits_for_the_first_and_downloads_nothing() {
     );
     let lock = lock(vec![package("alpha", Some(url), None, &good)]);
     let partial = case.wheelhouse.join(".alpha-1.0.tar.gz.partial");
-    let first = case.fetch(&lock, &ob_fetch::NoReporter);
+    let first = case.fetch_stalling(&lock, &ob_fetch::NoReporter);
     let recorder = Recorder::default();
     let second = async {
         // Start once the first holds the lock: it creates the partial file under the lock, then

@@ -265,13 +265,15 @@ fn two_fetches_at_once_the_second_waits_and_downloads_nothing() {
     let project = Project::new();
     let good = bytes(8, 400_000);
     project.write_lock(&[("alpha", &good)]);
-    // The first fetch stalls halfway for its whole timeout, then resumes.
+    // The first fetch stalls halfway for its whole timeout, then resumes. The timeout is the
+    // window in which the second process must start and find the lock taken: generous, so a
+    // busy machine does not close it first.
     project.server.push(
         "alpha-1.0.tar.gz",
         Behaviour::StallAfter(300_000, Duration::from_secs(30)),
     );
     let first = project
-        .command(&["--timeout", "3"])
+        .command(&["--timeout", "10"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
