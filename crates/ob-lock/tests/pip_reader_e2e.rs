@@ -265,7 +265,8 @@ fn pip_and_packaging_read_our_lock_and_skip_build_only_packages() {
         return;
     }
     // packaging.pylock exists since 26.0 and Pylock.select since 26.1; pip reads
-    // `-r pylock.toml` since 26.1.
+    // `-r pylock.toml` since 26.1. Exact versions (the newest on 2026-11-27), so a new release
+    // cannot turn CI red overnight; moving to a newer reader is a deliberate change here.
     run(
         clean_command(&python).args([
             "-m",
@@ -273,8 +274,8 @@ fn pip_and_packaging_read_our_lock_and_skip_build_only_packages() {
             "install",
             "--quiet",
             "--upgrade",
-            "pip>=26.1",
-            "packaging>=26.1",
+            "pip==26.3",
+            "packaging==26.4",
         ]),
         "installing a current pip and packaging from the index",
     );
