@@ -10,8 +10,9 @@ use std::io::BufRead;
 use std::time::Duration;
 
 use ob_sandbox::{Limits, Mount, Network, OutputLine, RunSpec, Sandbox, SandboxError};
+use ob_testkit::listener::Listener;
 use serde_json::Value;
-use support::{DNS_ANSWER, DnsResponder, Listener};
+use support::{DNS_ANSWER, DnsResponder};
 
 const PROBE: &str = include_str!("support/probe.py");
 const SECRET: &str = "OB_TEST_SECRET";

@@ -1,5 +1,6 @@
 //! Test support shared by the crates' integration tests: the builder image the tests run in,
-//! sdists packed from `fixtures/`, a package index served on loopback, and tests re-run in a
+//! sdists packed from `fixtures/`, a package index served on loopback, a connection-counting
+//! listener, and tests re-run in a
 //! child process. Not shipped.
 
 #![forbid(unsafe_code)]
@@ -7,6 +8,7 @@
 pub mod child;
 pub mod image;
 pub mod index;
+pub mod listener;
 pub mod sdist;
 
 /// The repository's top directory (for `fixtures/` and `stages/`).
