@@ -179,18 +179,20 @@ pub async fn containers_labelled(sandbox: &Sandbox, label: &str) -> Vec<String> 
 
 /// A Docker object name (network, container) no other test run uses.
 pub fn unique_name(what: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("ob-test-{what}-{}-{nanos}", std::process::id())
+    format!("ob-test-{what}-{}", unique_suffix())
 }
 
 /// A label no other test run uses.
 pub fn unique_label(what: &str) -> String {
+    format!("test:{what}-{}", unique_suffix())
+}
+
+/// This process's id and the clock's nanoseconds: unique across runs and across the tests
+/// of one run.
+fn unique_suffix() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    format!("test:{what}-{}-{nanos}", std::process::id())
+    format!("{}-{nanos}", std::process::id())
 }
