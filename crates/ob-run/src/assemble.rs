@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use ob_build::BuildReport;
 use ob_lock::Lock;
 use ob_sandbox::bollard::query_parameters::{
-    BuildImageOptions, ListImagesOptions, TagImageOptions,
+    BuildImageOptions, ListImagesOptions, RemoveImageOptions, TagImageOptions,
 };
 use ob_sandbox::{Mount, OutputLine, RunSpec, Sandbox};
 use serde::Serialize;
@@ -37,6 +37,9 @@ pub const LABEL_LOCK_SHA256: &str = "org.offline-build.runtime.lock-sha256";
 pub const LABEL_REPORT_SHA256: &str = "org.offline-build.runtime.build-report-sha256";
 /// Label: layer digest of the builder image it was assembled on.
 pub const LABEL_BUILDER_DIGEST: &str = "org.offline-build.runtime.builder-digest";
+/// Label: absolute path of the lock it was assembled for; how a newer image of the same lock
+/// finds the ones it replaces.
+pub const LABEL_LOCK_PATH: &str = "org.offline-build.runtime.lock-path";
 
 /// Installs the runtime set; `/in/req/requirements.txt` pins each wheel by sha256, so pip
 /// refuses any other file and any dependency that is not pinned. `--without-pip`: the image's
@@ -82,6 +85,9 @@ pub struct RuntimeImage {
     pub packages: Vec<String>,
     /// `true` when an image with this inputs digest existed and was used as it is.
     pub reused: bool,
+    /// Default tags (`offline-build/runtime:…`) of earlier runtime images of the same lock
+    /// that were removed because this one replaces them.
+    pub evicted: Vec<String>,
 }
 
 /// Assembles the runtime image for `options.lock` and the wheels in `options.out`, or reuses
@@ -98,6 +104,9 @@ pub async fn assemble(
         source,
     })?;
     let lock_bytes = fs_err::read(&options.lock).map_err(RunError::io("read", &options.lock))?;
+    let lock_path = fs_err::canonicalize(&options.lock)
+        .map_err(RunError::io("find the absolute path of", &options.lock))?;
+    let lock_path = lock_path.to_string_lossy().into_owned();
     let report_path = out.join(ob_build::REPORT_FILE);
     let report_bytes =
         fs_err::read(&report_path).map_err(|_| RunError::NoBuildReport { out: out.clone() })?;
@@ -187,6 +196,7 @@ pub async fn assemble(
         builder_digest: builder.digest.clone(),
         packages,
         reused: false,
+        evicted: Vec::new(),
     };
 
     if let Some(existing) = find_cached(sandbox, &inputs_digest).await? {
@@ -195,6 +205,7 @@ pub async fn assemble(
         }
         image.id = existing.id;
         image.reused = true;
+        image.evicted = evict_replaced(sandbox, &lock_path, &image.id).await?;
         return Ok(image);
     }
 
@@ -255,6 +266,7 @@ pub async fn assemble(
         (LABEL_LOCK_SHA256.to_string(), lock_sha256),
         (LABEL_REPORT_SHA256.to_string(), report_sha256),
         (LABEL_BUILDER_DIGEST.to_string(), builder.digest.clone()),
+        (LABEL_LOCK_PATH.to_string(), lock_path.clone()),
     ]);
     labels.insert(
         ob_sandbox::image::LABEL_PYTHON_VERSION.to_string(),
@@ -265,7 +277,64 @@ pub async fn assemble(
         builder.platform.clone(),
     );
     image.id = build_image(sandbox, archive, labels, &reference).await?;
+    image.evicted = evict_replaced(sandbox, &lock_path, &image.id).await?;
     Ok(image)
+}
+
+/// One line for the user on what [`RuntimeImage::evicted`] holds.
+pub fn evicted_message(evicted: &[String]) -> String {
+    let references: Vec<String> = evicted
+        .iter()
+        .map(|reference| format!("`{reference}`"))
+        .collect();
+    format!(
+        "Removed the runtime image(s) this one replaces: {}",
+        references.join(", ")
+    )
+}
+
+/// Removes the default tags of the other runtime images assembled for the lock at `lock_path`:
+/// each change to a lock, its build or the builder image makes a new image, and without this
+/// they would pile up. An image keeps whatever the user tagged it with (`--tag`), and one that
+/// a container still uses is left alone; Docker deletes an image when its last tag goes.
+async fn evict_replaced(
+    sandbox: &Sandbox,
+    lock_path: &str,
+    current_id: &str,
+) -> Result<Vec<String>, RunError> {
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![format!("{LABEL_LOCK_PATH}={lock_path}")],
+    )]);
+    let images = sandbox
+        .docker()
+        .list_images(Some(ListImagesOptions {
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+        .map_err(RunError::docker("list the runtime images"))?;
+    let default_prefix = format!("{DEFAULT_REPOSITORY}:");
+    let mut evicted = Vec::new();
+    for image in images.into_iter().filter(|image| image.id != current_id) {
+        for reference in image
+            .repo_tags
+            .iter()
+            .filter(|reference| reference.starts_with(&default_prefix))
+        {
+            // Housekeeping, never a reason to fail the run: refused (409) while a container
+            // uses the image, gone (404) when another process evicted it first.
+            let removed = sandbox
+                .docker()
+                .remove_image(reference, None::<RemoveImageOptions>, None)
+                .await;
+            if removed.is_ok() {
+                evicted.push(reference.clone());
+            }
+        }
+    }
+    evicted.sort();
+    Ok(evicted)
 }
 
 /// An image made from these inputs before, if Docker still has one.

@@ -142,6 +142,9 @@ pub async fn run(
         if image.reused { "Using" } else { "Assembled" },
         image.reference
     ));
+    if !image.evicted.is_empty() {
+        reporter.on_step(&crate::assemble::evicted_message(&image.evicted));
+    }
 
     let snapshots = match &options.results {
         Some(results) if options.keep > 0 => Some(Snapshots::for_results(&results.source)?),

@@ -199,6 +199,38 @@ async fn the_program_is_contained_and_its_results_can_be_restored() {
     let lock_text = std::fs::read_to_string(&built.lock).unwrap();
     assert_eq!(printed.join("\n"), lock_text.trim_end());
 
+    // A changed lock gets a new image, which replaces the old one: its default tag is removed,
+    // and with it the image, unless the user tagged it too (then only that tag remains).
+    let old = report.image;
+    let user_tag = format!("ob-test-kept:{}", std::process::id());
+    let assemble_options = |tag: Option<String>| ob_run::AssembleOptions {
+        lock: built.lock.clone(),
+        out: built.out.clone(),
+        tag,
+    };
+    let tagged = ob_run::assemble(&sandbox, &assemble_options(Some(user_tag.clone())))
+        .await
+        .unwrap();
+    assert!(tagged.reused && tagged.evicted.is_empty(), "{tagged:?}");
+    std::fs::write(&built.lock, format!("{lock_text}# changed\n")).unwrap();
+    let new = ob_run::assemble(&sandbox, &assemble_options(None))
+        .await
+        .unwrap();
+    let _remove_new_image = RemoveImage(new.id.clone());
+    assert!(!new.reused);
+    assert_eq!(new.evicted, [old.reference]);
+    let kept = sandbox.docker().inspect_image(&old.id).await.unwrap();
+    assert_eq!(kept.repo_tags.unwrap(), [user_tag]);
+    // Without the user's tag, the replaced image goes altogether.
+    std::fs::write(&built.lock, format!("{lock_text}# changed again\n")).unwrap();
+    let newer = ob_run::assemble(&sandbox, &assemble_options(None))
+        .await
+        .unwrap();
+    let _remove_newer_image = RemoveImage(newer.id.clone());
+    assert_eq!(newer.evicted, std::slice::from_ref(&new.reference));
+    let gone = sandbox.docker().inspect_image(&new.id).await;
+    assert!(gone.is_err(), "{gone:?}");
+
     network.remove().await.unwrap();
     ob_sandbox::settle_cleanups().await;
 }

@@ -159,6 +159,9 @@ pub async fn exec_assemble(
             image.packages.len(),
             &image.inputs_digest[..12]
         ));
+        if !image.evicted.is_empty() {
+            printer.info(ob_run::assemble::evicted_message(&image.evicted));
+        }
         writeln!(std::io::stdout(), "{}", image.reference)?;
     }
     Ok(Exit::Success)
