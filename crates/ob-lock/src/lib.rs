@@ -24,6 +24,7 @@
 
 #![forbid(unsafe_code)]
 
+mod diff;
 mod error;
 mod model;
 mod read;
@@ -32,6 +33,7 @@ mod write;
 
 use std::path::Path;
 
+pub use diff::PackageChange;
 pub use error::{LockError, Problem};
 pub use model::*;
 pub use read::LockWarning;

@@ -100,6 +100,10 @@ pub struct ResolveArgs {
     /// Wall-clock limit for one package's hooks or verification build, in seconds.
     #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Write nothing: exit 1, listing the differences, unless the lock already holds exactly
+    /// what this resolve gives (for CI, with --exclude-newer).
+    #[arg(long)]
+    pub locked: bool,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,

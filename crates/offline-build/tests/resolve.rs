@@ -129,6 +129,58 @@ fn resolve_writes_the_exact_lock_and_a_second_run_leaves_it_byte_identical() {
     assert_eq!(downloads, 6, "{:?}", index.requests());
 }
 
+/// `--locked` checks a committed lock instead of writing it: the same inputs pass and leave
+/// the file alone; other inputs fail with the packages that differ, and leave it as it was.
+#[test]
+fn locked_passes_an_up_to_date_lock_and_fails_a_stale_one_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = fixture_index(dir.path());
+    let index = &fixture.index;
+    let lock_path = dir.path().join("pylock.toml");
+    let stderr = |output: &Output| String::from_utf8_lossy(&output.stderr).into_owned();
+
+    let missing = resolve(
+        index,
+        dir.path(),
+        &["greet", "--no-verify-build", "--locked"],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("there is no lock"),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(!lock_path.exists());
+
+    let written = resolve(index, dir.path(), &["greet", "--no-verify-build"]);
+    assert!(written.status.success());
+    let committed = fs_err::read(&lock_path).unwrap();
+    let modified = fs_err::metadata(&lock_path).unwrap().modified().unwrap();
+    let same = resolve(
+        index,
+        dir.path(),
+        &["greet", "--no-verify-build", "--locked"],
+    );
+    assert!(same.status.success(), "{}", stderr(&same));
+    assert!(stderr(&same).contains("up to date:"), "{}", stderr(&same));
+    assert_eq!(
+        fs_err::metadata(&lock_path).unwrap().modified().unwrap(),
+        modified
+    );
+
+    let other = resolve(index, dir.path(), &["app", "--no-verify-build", "--locked"]);
+    assert_eq!(other.status.code(), Some(1), "{}", stderr(&other));
+    let text = stderr(&other);
+    assert!(
+        text.contains("is out of date, and was left as it is"),
+        "{text}"
+    );
+    assert!(text.contains("+ app 1.0"), "{text}");
+    assert!(text.contains("+ dynreq 1.0"), "{text}");
+    assert!(text.contains("hint: run `offline-build resolve`"), "{text}");
+    assert_eq!(fs_err::read(&lock_path).unwrap(), committed);
+}
+
 #[test]
 fn a_requirement_with_no_sdist_exits_1_naming_it_and_writes_no_lock() {
     let dir = tempfile::tempdir().unwrap();

@@ -16,7 +16,15 @@ use crate::printer::Printer;
 /// The whole container run may take this long (a large closure with verification builds).
 const TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
+/// What to do after a failed `--locked` check.
+const LOCKED_HINT: &str = "run `offline-build resolve` with the same inputs and without --locked \
+                           to update it, then review and commit the change";
+
 pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> {
+    // A check with nothing to check against fails before the resolve, not after it.
+    if args.locked && !args.lock.lock.exists() {
+        return Err(no_lock_to_check(&args.lock.lock));
+    }
     let requirements = RequirementSources {
         specs: args.specs.clone(),
         requirement_files: args.requirements.clone(),
@@ -69,10 +77,15 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
     };
     reporter.finish();
     let outcome = result.map_err(classify)?;
-    let written = outcome
-        .lock
-        .write(&args.lock.lock)
-        .with_context(|| format!("could not write the lock `{}`", args.lock.lock.display()))?;
+    let written = if args.locked {
+        check_locked(&outcome.lock, &args.lock.lock)?;
+        ob_lock::WriteOutcome::Unchanged
+    } else {
+        outcome
+            .lock
+            .write(&args.lock.lock)
+            .with_context(|| format!("could not write the lock `{}`", args.lock.lock.display()))?
+    };
     if args.json {
         let summary = serde_json::json!({
             "lock": args.lock.lock,
@@ -105,11 +118,59 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
         },
         match written {
             ob_lock::WriteOutcome::Written => "wrote",
+            _ if args.locked => "up to date:",
             _ => "unchanged",
         },
         args.lock.lock.display()
     ));
     Ok(Exit::Success)
+}
+
+/// `--locked`: the file at `path` must hold exactly the bytes of `resolved`, or the resolve
+/// fails (exit 1) with what differs and writes nothing.
+fn check_locked(resolved: &ob_lock::Lock, path: &std::path::Path) -> anyhow::Result<()> {
+    resolved
+        .validate()
+        .context("the resolved lock does not validate")?;
+    let existing = match fs_err::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(no_lock_to_check(path));
+        }
+        Err(err) => return Err(err).context("could not read the lock to check it"),
+    };
+    if existing == resolved.to_toml_string().as_bytes() {
+        return Ok(());
+    }
+    // Name the packages that differ where the committed lock can be read; otherwise (an older
+    // or hand-broken file) say only that it differs.
+    let details = match ob_lock::Lock::read(path) {
+        Ok(committed) => {
+            let changes = committed.package_changes(resolved);
+            if changes.is_empty() {
+                "the packages are the same; other fields differ ([tool.offline-build], \
+                 `requires-python`, `created-by` or the file's layout)"
+                    .to_string()
+            } else {
+                let lines: Vec<String> =
+                    changes.iter().map(|change| format!("  {change}")).collect();
+                format!("compared with it, this resolve has:\n{}", lines.join("\n"))
+            }
+        }
+        Err(err) => format!("it cannot be read as a lock ({err})"),
+    };
+    Err(rejected(anyhow::anyhow!(
+        "--locked: `{}` is out of date, and was left as it is; {details}\n\nhint: \
+         {LOCKED_HINT}",
+        path.display()
+    )))
+}
+
+fn no_lock_to_check(path: &std::path::Path) -> anyhow::Error {
+    rejected(anyhow::anyhow!(
+        "--locked: there is no lock `{}` to check\n\nhint: {LOCKED_HINT}",
+        path.display()
+    ))
 }
 
 fn classify(err: ResolveError) -> anyhow::Error {
