@@ -7,7 +7,8 @@ the output directory; nothing this script prints is trusted for security decisio
 
 Invoked as `python3 -c <this file> <job json>`; the job fields are documented in
 crates/ob-build/src/driver.rs. Resolve runs this same driver for its verification builds and
-adds three optional fields: `venv` (its own venv path, so that builds can run side by side),
+adds four optional fields: `deny_network` (no network socket for anything the build starts, by a
+seccomp filter), `venv` (its own venv path, so that builds can run side by side),
 `audit` (a hook that refuses network access instead of only reporting it) and `mode`
 (`requires`: stop after reporting the build requirements; `metadata`: prepare the metadata
 instead of building, when the backend can; `build`, the default).
@@ -221,6 +222,70 @@ def log(message):
     print(f"{MARK} {message}", flush=True)
 
 
+# Linux: seccomp_data offsets, BPF opcodes, return actions, and per-architecture numbers.
+AUDIT_ARCHES = {
+    # machine: (AUDIT_ARCH_*, __NR_socket, __NR_io_uring_setup, whether x32 numbers exist)
+    "x86_64": (0xC000003E, 41, 425, True),
+    "aarch64": (0xC00000B7, 198, 425, False),
+}
+LD_ABS_W, JEQ_K, JSET_K, RET_K = 0x20, 0x15, 0x45, 0x06
+RET_ALLOW, RET_ERRNO = 0x7FFF0000, 0x00050000
+EACCES, ENOSYS = 13, 38
+AF_UNIX, AF_NETLINK = 1, 16
+
+
+def deny_network():
+    """Makes this process and everything it starts unable to open a network socket (anything
+    but AF_UNIX and AF_NETLINK): a seccomp filter, which no child can lift. Resolve asks for
+    it, because its container can reach the index proxy, and the audit hook that refuses the
+    network to Python code cannot stop a program a build starts (bash's /dev/tcp, curl, cargo)
+    or Python code that calls libc through ctypes. Raises OSError where it cannot be done."""
+    import ctypes
+    import platform
+
+    machine = platform.machine()
+    if machine not in AUDIT_ARCHES:
+        raise OSError(f"no seccomp filter for the {machine} architecture")
+    arch, nr_socket, nr_io_uring_setup, has_x32 = AUDIT_ARCHES[machine]
+    # (opcode, jump-if-true label, jump-if-false label, k); labels resolve to offsets below.
+    program = [
+        ("arch", LD_ABS_W, None, None, 4),
+        (None, JEQ_K, "nr", "deny", arch),  # another ABI (i386 on x86_64): nothing at all
+        ("nr", LD_ABS_W, None, None, 0),
+        *([(None, JSET_K, "deny", "socket?", 0x40000000)] if has_x32 else []),
+        ("socket?", JEQ_K, "domain", "uring?", nr_socket),
+        # io_uring can open sockets without the socket system call.
+        ("uring?", JEQ_K, "nosys", "allow", nr_io_uring_setup),
+        ("domain", LD_ABS_W, None, None, 16),  # args[0], low 32 bits: what the kernel reads
+        (None, JEQ_K, "allow", "netlink?", AF_UNIX),
+        ("netlink?", JEQ_K, "allow", "deny", AF_NETLINK),
+        ("allow", RET_K, None, None, RET_ALLOW),
+        ("deny", RET_K, None, None, RET_ERRNO | EACCES),
+        ("nosys", RET_K, None, None, RET_ERRNO | ENOSYS),
+    ]
+    where = {label: index for index, (label, *_) in enumerate(program) if label}
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    filters = (SockFilter * len(program))()
+    for index, (_, code, if_true, if_false, k) in enumerate(program):
+        jump = lambda label: 0 if label is None else where[label] - index - 1  # noqa: E731
+        filters[index] = SockFilter(code, jump(if_true), jump(if_false), k)
+    fprog = SockFprog(len(program), filters)
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+    for args in ((PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+                 (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0)):
+        if libc.prctl(*[ctypes.c_ulong(arg) for arg in args]) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"prctl{args[:2]}: {os.strerror(errno)}")
+
+
 def make_venv(path):
     # No pip and no system site-packages: the environment holds the stdlib and our wheels only.
     venv.EnvBuilder(with_pip=False, symlinks=True, system_site_packages=False).create(path)
@@ -360,6 +425,11 @@ def main():
     sys.stderr.flush()
     os.dup2(sys.stdout.fileno(), sys.stderr.fileno())
     job = json.loads(sys.argv[1])
+    if job.get("deny_network"):
+        try:
+            deny_network()
+        except OSError as error:
+            raise SystemExit(f"{MARK} network-filter {error}")
     started = time.monotonic()
     log(f"building {job['name']} {job['version']} with Python {sys.version.split()[0]}")
     # Resolve runs several verification builds at once, each with a venv of its own.

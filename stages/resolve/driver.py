@@ -724,6 +724,8 @@ class Driver:
             "venv": venv,
             "audit": self.job["audit"],
             "mode": mode,
+            # This container reaches the index proxy; nothing a build starts may open a socket.
+            "deny_network": True,
         }
         log_path = os.path.join(self.logs, f"{'build' if mode == 'build' else 'hooks'}-{name}.log")
         env_vars = {k: v for k, v in self.env.items() if not k.startswith(("PIP_", "OB_ALLOW"))}

@@ -133,6 +133,28 @@ async fn a_hook_that_tries_the_network_is_named() {
     assert!(err.is_user_error());
 }
 
+/// The audit hook refuses the network to Python code only. A build that finds the index's
+/// address in /proc and asks it for a page with bash's /dev/tcp would pass resolve and fail
+/// only in `build`; the seccomp filter of resolve's builds denies it the socket itself.
+#[tokio::test]
+async fn a_program_a_build_starts_cannot_open_a_network_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let err = resolve(&options(&index, &["sneaky"], false), &NoReporter)
+        .await
+        .unwrap_err();
+    match &err {
+        ResolveError::BuildFailed { package, tail, .. } => {
+            assert_eq!(package, "sneaky");
+            assert!(tail.contains("sneaky: could not reach the index"), "{tail}");
+            // It found an address and was refused the socket, not the connection.
+            assert!(tail.contains("socket: Permission denied"), "{tail}");
+            assert!(!tail.contains("reached the index"), "{tail}");
+        }
+        other => panic!("expected BuildFailed, got {other}"),
+    }
+}
+
 #[tokio::test]
 async fn a_failure_the_user_did_not_ask_for_says_how_it_is_needed() {
     let dir = tempfile::tempdir().unwrap();
