@@ -199,13 +199,13 @@ pub async fn assemble(
         evicted: Vec::new(),
     };
 
-    if let Some(existing) = find_cached(sandbox, &inputs_digest).await? {
+    if let Some(existing) = find_cached(sandbox, &inputs_digest, &lock_path).await? {
         if !existing.repo_tags.contains(&reference) {
             tag(sandbox, &existing.id, &reference).await?;
         }
         image.id = existing.id;
         image.reused = true;
-        image.evicted = evict_replaced(sandbox, &lock_path, &image.id).await?;
+        image.evicted = evict_replaced(sandbox, &lock_path, &image.id).await;
         return Ok(image);
     }
 
@@ -277,7 +277,7 @@ pub async fn assemble(
         builder.platform.clone(),
     );
     image.id = build_image(sandbox, archive, labels, &reference).await?;
-    image.evicted = evict_replaced(sandbox, &lock_path, &image.id).await?;
+    image.evicted = evict_replaced(sandbox, &lock_path, &image.id).await;
     Ok(image)
 }
 
@@ -293,58 +293,67 @@ pub fn evicted_message(evicted: &[String]) -> String {
     )
 }
 
-/// Removes the default tags of the other runtime images assembled for the lock at `lock_path`:
+/// Removes the default tag of the other runtime images assembled for the lock at `lock_path`:
 /// each change to a lock, its build or the builder image makes a new image, and without this
-/// they would pile up. An image keeps whatever the user tagged it with (`--tag`), and one that
-/// a container still uses is left alone; Docker deletes an image when its last tag goes.
-async fn evict_replaced(
-    sandbox: &Sandbox,
-    lock_path: &str,
-    current_id: &str,
-) -> Result<Vec<String>, RunError> {
+/// they would pile up. Only the tag `assemble` gave it (`offline-build/runtime:<its inputs>`)
+/// is removed, so an image keeps whatever the user tagged it with (`--tag`); one that a
+/// container still uses is left alone; Docker deletes an image when its last tag goes.
+/// Housekeeping, never a reason to fail the run: what cannot be done is left as it is.
+async fn evict_replaced(sandbox: &Sandbox, lock_path: &str, current_id: &str) -> Vec<String> {
     let filters = HashMap::from([(
         "label".to_string(),
         vec![format!("{LABEL_LOCK_PATH}={lock_path}")],
     )]);
-    let images = sandbox
+    let Ok(images) = sandbox
         .docker()
         .list_images(Some(ListImagesOptions {
             filters: Some(filters),
             ..Default::default()
         }))
         .await
-        .map_err(RunError::docker("list the runtime images"))?;
-    let default_prefix = format!("{DEFAULT_REPOSITORY}:");
+    else {
+        return Vec::new();
+    };
     let mut evicted = Vec::new();
     for image in images.into_iter().filter(|image| image.id != current_id) {
-        for reference in image
-            .repo_tags
-            .iter()
-            .filter(|reference| reference.starts_with(&default_prefix))
-        {
-            // Housekeeping, never a reason to fail the run: refused (409) while a container
-            // uses the image, gone (404) when another process evicted it first.
-            let removed = sandbox
-                .docker()
-                .remove_image(reference, None::<RemoveImageOptions>, None)
-                .await;
-            if removed.is_ok() {
-                evicted.push(reference.clone());
-            }
+        let Some(inputs_digest) = image.labels.get(LABEL_INPUTS_DIGEST) else {
+            continue;
+        };
+        let Some(short) = inputs_digest.get(..12) else {
+            continue;
+        };
+        let reference = format!("{DEFAULT_REPOSITORY}:{short}");
+        if !image.repo_tags.contains(&reference) {
+            continue;
+        }
+        // Refused (409) while a container uses the image; gone (404) when another process
+        // evicted it first.
+        let removed = sandbox
+            .docker()
+            .remove_image(&reference, None::<RemoveImageOptions>, None)
+            .await;
+        if removed.is_ok() {
+            evicted.push(reference);
         }
     }
     evicted.sort();
-    Ok(evicted)
+    evicted
 }
 
-/// An image made from these inputs before, if Docker still has one.
+/// An image made from these inputs for this lock file before, if Docker still has one. Only
+/// this lock's: an image of another lock file with the same inputs (a second checkout) would
+/// be evicted when that other lock changes.
 async fn find_cached(
     sandbox: &Sandbox,
     inputs_digest: &str,
+    lock_path: &str,
 ) -> Result<Option<ob_sandbox::bollard::models::ImageSummary>, RunError> {
     let filters = HashMap::from([(
         "label".to_string(),
-        vec![format!("{LABEL_INPUTS_DIGEST}={inputs_digest}")],
+        vec![
+            format!("{LABEL_INPUTS_DIGEST}={inputs_digest}"),
+            format!("{LABEL_LOCK_PATH}={lock_path}"),
+        ],
     )]);
     let images = sandbox
         .docker()

@@ -202,7 +202,8 @@ async fn the_program_is_contained_and_its_results_can_be_restored() {
     // A changed lock gets a new image, which replaces the old one: its default tag is removed,
     // and with it the image, unless the user tagged it too (then only that tag remains).
     let old = report.image;
-    let user_tag = format!("ob-test-kept:{}", std::process::id());
+    // In the default repository on purpose: only the tag assemble gave an image is removed.
+    let user_tag = format!("offline-build/runtime:kept-{}", std::process::id());
     let assemble_options = |tag: Option<String>| ob_run::AssembleOptions {
         lock: built.lock.clone(),
         out: built.out.clone(),
