@@ -13,9 +13,16 @@ use ob_index::{IndexClient, IndexProxy, ProxyConfig};
 use ob_resolve::{NoReporter, RequirementSources, ResolveOptions};
 use ob_sandbox::{Network, RunSpec, Sandbox, image};
 
+/// The middle value; of an even count (the warm runs leave out the first round), the mean of
+/// the two middle ones, not the upper one.
 fn median(times: &mut [f64]) -> f64 {
     times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    let middle = times.len() / 2;
+    if times.len().is_multiple_of(2) {
+        (times[middle - 1] + times[middle]) / 2.0
+    } else {
+        times[middle]
+    }
 }
 
 async fn pip_wheel(
