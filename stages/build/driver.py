@@ -224,9 +224,10 @@ def log(message):
 
 # Linux: seccomp_data offsets, BPF opcodes, return actions, and per-architecture numbers.
 AUDIT_ARCHES = {
-    # machine: (AUDIT_ARCH_*, __NR_socket, __NR_io_uring_setup, whether x32 numbers exist)
-    "x86_64": (0xC000003E, 41, 425, True),
-    "aarch64": (0xC00000B7, 198, 425, False),
+    # machine: (AUDIT_ARCH_*, __NR_socket, __NR_io_uring_setup, whether x32 numbers exist,
+    #           __NR_ptrace, __NR_process_vm_readv, __NR_process_vm_writev, __NR_pidfd_getfd)
+    "x86_64": (0xC000003E, 41, 425, True, 101, 310, 311, 438),
+    "aarch64": (0xC00000B7, 198, 425, False, 117, 270, 271, 438),
 }
 LD_ABS_W, JEQ_K, JSET_K, RET_K = 0x20, 0x15, 0x45, 0x06
 RET_ALLOW, RET_ERRNO = 0x7FFF0000, 0x00050000
@@ -236,23 +237,27 @@ AF_UNIX, AF_NETLINK = 1, 16
 
 def deny_network():
     """Makes this process and everything it starts unable to open a network socket (anything
-    but AF_UNIX and AF_NETLINK): a seccomp filter, which no child can lift. Resolve asks for
-    it, because its container can reach the index proxy, and the audit hook that refuses the
-    network to Python code cannot stop a program a build starts (bash's /dev/tcp, curl, cargo)
-    or Python code that calls libc through ctypes. Raises OSError where it cannot be done."""
+    but AF_UNIX and AF_NETLINK) or to reach into other processes: a seccomp filter, which no
+    child can lift. Resolve asks for it, because its container can reach the index proxy, and
+    the audit hook that refuses the network to Python code cannot stop a program a build starts
+    (bash's /dev/tcp, curl, cargo) or Python code that calls libc through ctypes. Raises OSError
+    where it cannot be done."""
     import ctypes
     import platform
 
     machine = platform.machine()
     if machine not in AUDIT_ARCHES:
         raise OSError(f"no seccomp filter for the {machine} architecture")
-    arch, nr_socket, nr_io_uring_setup, has_x32 = AUDIT_ARCHES[machine]
-    # (opcode, jump-if-true label, jump-if-false label, k); labels resolve to offsets below.
+    arch, nr_socket, nr_io_uring_setup, has_x32, *nr_reach_others = AUDIT_ARCHES[machine]
+    # (label, opcode, jump-if-true label, jump-if-false label, k); labels become offsets below.
     program = [
         ("arch", LD_ABS_W, None, None, 4),
         (None, JEQ_K, "nr", "deny", arch),  # another ABI (i386 on x86_64): nothing at all
         ("nr", LD_ABS_W, None, None, 0),
-        *([(None, JSET_K, "deny", "socket?", 0x40000000)] if has_x32 else []),
+        *([(None, JSET_K, "deny", None, 0x40000000)] if has_x32 else []),
+        # No reaching into another process of the container (the driver and pip are not
+        # filtered): no ptrace, no reading or writing its memory, no taking its descriptors.
+        *[(None, JEQ_K, "deny", None, nr) for nr in nr_reach_others],
         ("socket?", JEQ_K, "domain", "uring?", nr_socket),
         # io_uring can open sockets without the socket system call.
         ("uring?", JEQ_K, "nosys", "allow", nr_io_uring_setup),
@@ -274,6 +279,7 @@ def deny_network():
 
     filters = (SockFilter * len(program))()
     for index, (_, code, if_true, if_false, k) in enumerate(program):
+        # A missing label means the next instruction.
         jump = lambda label: 0 if label is None else where[label] - index - 1  # noqa: E731
         filters[index] = SockFilter(code, jump(if_true), jump(if_false), k)
     fprog = SockFprog(len(program), filters)

@@ -256,6 +256,11 @@ class MetadataIndex:
 # its own preparation, slower, with the same result.
 PIP_DRY_RUN = r'''
 import sys
+
+# Not dumpable: a build (same uid, under a seccomp filter that pip is not under) cannot attach
+# to this process or read its memory through /proc.
+import ctypes
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
 try:
     from pip._internal.operations.prepare import RequirementPreparer
     from pip._internal.req.req_install import InstallRequirement
@@ -400,7 +405,9 @@ class Driver:
         with open(req_file, "w") as f:
             f.write("\n".join(requirements) + "\n")
         report = os.path.join(WORK, f"{label}-report.json")
-        command = [sys.executable, "-c", PIP_DRY_RUN, "install", "--dry-run", "--ignore-installed",
+        # -I: no user site directory, which a build (same uid, same writable /tmp and HOME) could
+        # fill with a .pth file that pip would run.
+        command = [sys.executable, "-I", "-c", PIP_DRY_RUN, "install", "--dry-run", "--ignore-installed",
                    "--report", report, "-r", req_file]
         if self.constraints:
             constraints = os.path.join(WORK, "constraints.txt")
@@ -742,6 +749,12 @@ class Driver:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
                 returncode = None
+            # Nothing a step started outlives it (a daemon left behind would still be there
+            # during the next pip round).
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         with open(log_path) as f:
             text = f.read()
         if returncode is None:
@@ -967,7 +980,20 @@ def find_cycle(graph):
     return sorted(graph)
 
 
+def not_dumpable():
+    """Builds run as this process's uid, under a seccomp filter that it and pip are not under;
+    a process that is not dumpable cannot be attached to or have its memory read through
+    /proc by them. (Each pip process does the same for itself: execve makes a process dumpable
+    again.)"""
+    import ctypes
+
+    PR_SET_DUMPABLE = 4
+    if ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError("prctl(PR_SET_DUMPABLE, 0) failed")
+
+
 def main():
+    not_dumpable()
     with open(sys.argv[1]) as f:
         job = json.load(f)
     result_path = os.path.join(job["out"], "result.json")

@@ -21,7 +21,7 @@ pub enum PackageChange {
         to: String,
     },
     /// The same version in both, but other facts differ (its sdist, its build environment,
-    /// whether it is build-only, its dependencies).
+    /// its dependencies, `requires-python`, whether it is build-only, keys we carry through).
     Details { name: String, version: String },
 }
 
@@ -32,10 +32,7 @@ impl fmt::Display for PackageChange {
             PackageChange::Removed { name, version } => write!(f, "- {name} {version}"),
             PackageChange::Changed { name, from, to } => write!(f, "~ {name} {from} -> {to}"),
             PackageChange::Details { name, version } => {
-                write!(
-                    f,
-                    "~ {name} {version} (sdist, build environment or dependencies)"
-                )
+                write!(f, "~ {name} {version} (same version, other details)")
             }
         }
     }
@@ -174,7 +171,7 @@ mod tests {
                 "- gone 1.0",
                 "~ moved 1.0 -> 1.1",
                 "+ new 2.0",
-                "~ pinned 1.0 (sdist, build environment or dependencies)",
+                "~ pinned 1.0 (same version, other details)",
             ]
         );
         assert!(new.package_changes(&new).is_empty());

@@ -150,6 +150,11 @@ async fn a_program_a_build_starts_cannot_open_a_network_socket() {
             // It found an address and was refused the socket, not the connection.
             assert!(tail.contains("socket: Permission denied"), "{tail}");
             assert!(!tail.contains("reached the index"), "{tail}");
+            // Nor can it read into the resolve driver, which runs outside the filter.
+            assert!(
+                tail.contains("could read the environment of 0 other process(es)"),
+                "{tail}"
+            );
         }
         other => panic!("expected BuildFailed, got {other}"),
     }

@@ -102,7 +102,9 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
     if !outcome.pip_prepared.is_empty() {
         printer.warn(format!(
             "pip's resolver built the metadata of {} itself instead of reading it from the sdist \
-             (the image's pip does not allow the shortcut); the lock is the same, resolve was slower",
+             (the image's pip does not allow the shortcut); the lock is the same, but resolve was \
+             slower, and those hooks ran under the audit hook only, without the seccomp filter \
+             that keeps builds from the network",
             outcome.pip_prepared.join(", ")
         ));
     }
