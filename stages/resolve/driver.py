@@ -773,6 +773,14 @@ class Driver:
         step = {"mode": mode, "status": "ok", "requires": requires or [], "wheel": None,
                 "log": log_path, "tail": tail(text), "missing": None}
         if returncode != 0:
+            unfiltered = re.search(r"^offline-build: network-filter (.+)$", text, re.M)
+            if unfiltered:
+                # Not the package's fault: this machine cannot keep builds from the network.
+                raise Failure("internal", name,
+                              f"building `{name}`: the seccomp filter that keeps resolve's builds from "
+                              f"the network could not be installed ({unfiltered.group(1)}); resolve needs "
+                              "Linux with seccomp, on x86_64 or aarch64, and refuses to build without it",
+                              log=log_path)
             attempts = [a for a in network_attempts()
                         if str(a.get("cwd", "")) == source_dir or str(a.get("cwd", "")).startswith(source_dir + "/")]
             attempt = re.search(r"offline-build: network-attempt \S+ (.+)", text)
