@@ -81,11 +81,18 @@ def tail(text, lines=TAIL):
 
 
 def network_attempts():
+    attempts = []
     try:
-        with open(NETWORK_LOG, encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
+        with open(NETWORK_LOG, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                # A build running in parallel may be half-way through writing its line.
+                try:
+                    attempts.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
     except OSError:
-        return []
+        pass
+    return attempts
 
 
 # -- metadata ------------------------------------------------------------------------------------
@@ -310,7 +317,7 @@ class Driver:
         self.out = job["out"]
         self.logs = os.path.join(self.out, "logs")
         os.makedirs(self.logs, exist_ok=True)
-        for directory in ("sdists", "wheels", "envs", "src", "venvs", "step-out"):
+        for directory in ("sdists", "wheels", "envs", "venvs", "step-out"):
             os.makedirs(os.path.join(WORK, directory), exist_ok=True)
         self.env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -345,11 +352,11 @@ class Driver:
         self.sdists = {}  # filename -> {"static": [str], "pkg_info": metadata or None}
         self.served = {}  # filename -> metadata dict pip was given
         self.dynamic = {}  # (name, version) -> the last build requirements its hooks named
-        # (name, version, env) -> {"mode", "status", "requires", "wheel", "log"}
+        # (name, version, env) -> {"mode", "status", "requires", "wheel", "log", "tail", "missing"}
         self.steps = {}
         self.metadata_changed = False
         self.unpinned = set()  # names a build environment needs that pip's resolution lacks
-        self.pip_prepared = set()  # sdists whose metadata pip prepared itself
+        self.pip_prepared = set()  # names of packages whose metadata pip prepared itself
 
     # -- sdists and their metadata ------------------------------------------------------------
 
@@ -734,7 +741,10 @@ class Driver:
             # This container reaches the index proxy; nothing a build starts may open a socket.
             "deny_network": True,
         }
-        log_path = os.path.join(self.logs, f"{'build' if mode == 'build' else 'hooks'}-{name}.log")
+        # One log per step: a package may run in several environments and rounds, and an error
+        # raised later from a remembered step must point at that step's own log.
+        kind = "build" if mode == "build" else "hooks"
+        log_path = os.path.join(self.logs, f"{kind}-{name}-{version}-{env}.log")
         env_vars = {k: v for k, v in self.env.items() if not k.startswith(("PIP_", "OB_ALLOW"))}
         with open(log_path, "w") as log:
             log.write(f"# {name} {version}, {mode}, with {', '.join(os.path.basename(w) for w in wheels) or 'nothing'}\n")
@@ -810,7 +820,7 @@ class Driver:
         if mode == "metadata" and not wheels:
             dist_info = [d for d in os.listdir(out) if d.endswith(".dist-info")]
             if len(dist_info) == 1 and os.path.isfile(os.path.join(out, dist_info[0], "METADATA")):
-                with open(os.path.join(out, dist_info[0], "METADATA"), encoding="utf-8") as f:
+                with open(os.path.join(out, dist_info[0], "METADATA"), encoding="utf-8", errors="replace") as f:
                     return f.read()
             raise Failure("hook-failed", name, "prepare_metadata_for_build_wheel left no METADATA",
                           log=log_path, tail=tail(text))
@@ -916,7 +926,8 @@ class Driver:
         raise Failure("internal", "", f"the resolution did not settle in {MAX_ROUNDS} pip rounds")
 
     def blocked(self, states):
-        """Nothing can run and nothing is missing from the resolution: packages wait on each other."""
+        """Nothing can run: either pip's answer lacks what a build environment needs, or packages
+        wait on each other (a cycle)."""
         waiting = {name: state["waits"] for name, state in states.items() if not state["done"]}
         if self.unpinned or not waiting:
             raise Failure("internal", "", "the resolution stalled: pip's answer lacks "
