@@ -705,6 +705,10 @@ class Driver:
             target = name
         return "; ".join(reversed(links))
 
+    def pinned(self, name, version):
+        """Whether `version` is what the current resolution pins for `name`."""
+        return self.packages.get(name, {}).get("version") == version
+
     # -- one step: the build stage's driver on one package -------------------------------------
 
     def run_step(self, name, env_wheels, env, mode):
@@ -895,10 +899,13 @@ class Driver:
                             self.steps[key] = step
                             first = (key[0], key[1]) not in self.dynamic
                             self.dynamic[(key[0], key[1])] = step["requires"]
+                        # Counted over the packages pinned now: earlier rounds may have run
+                        # other versions, and a package may build in several environments.
                         if first:
-                            progress("discovered", package=key[0], done=len(self.dynamic))
+                            discovered = sum(1 for known in self.dynamic if self.pinned(*known))
+                            progress("discovered", package=key[0], done=discovered)
                         if step["wheel"]:
-                            built = sum(1 for s in self.steps.values() if s["wheel"])
+                            built = len({k[0] for k, s in self.steps.items() if s["wheel"] and self.pinned(*k[:2])})
                             progress("built", package=key[0], done=built, total=len(self.packages))
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
