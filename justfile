@@ -8,11 +8,13 @@ demo:
 test:
     cargo test --workspace
 
-# Formatting, clippy with warnings denied, and no dbg!/todo!/unimplemented! left behind.
+# Formatting, clippy with warnings denied, no dbg!/todo!/unimplemented! left behind, and ruff
+# on the Python that runs in the containers (stages/).
 lint:
     bash .ci/check-leftovers
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    bash .ci/ruff
 
 # Exactly what CI runs.
 ci:

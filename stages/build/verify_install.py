@@ -9,7 +9,6 @@ usable without any index. Invoked as `python3 -I -c <this file> <job json>` with
 import json
 import subprocess
 import sys
-import traceback
 
 job = json.loads(sys.argv[1])
 env_dir = "/tmp/verify"
@@ -17,9 +16,18 @@ subprocess.run([sys.executable, "-m", "venv", env_dir], check=True)
 python = f"{env_dir}/bin/python"
 install = subprocess.run(
     [
-        python, "-m", "pip", "install",
-        "--no-index", "--find-links", job["dist"], "--only-binary", ":all:",
-        "--no-cache-dir", "--no-compile", "--disable-pip-version-check",
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--no-index",
+        "--find-links",
+        job["dist"],
+        "--only-binary",
+        ":all:",
+        "--no-cache-dir",
+        "--no-compile",
+        "--disable-pip-version-check",
         *job["requirements"],
     ]
 )

@@ -520,6 +520,8 @@ fn offline_build_binary() -> PathBuf {
 fn offline_build_command(project: &Project, lock: &Path) -> Command {
     let mut command = Command::new(offline_build_binary());
     command
+        // A wheel cache of the project's own: another test's wheels must not finish this build.
+        .env("XDG_CACHE_HOME", project.dir.path().join("cache"))
         .arg("build")
         .arg("--lock")
         .arg(lock)

@@ -123,13 +123,30 @@ fn wheel() -> impl Strategy<Value = Wheel> {
             1 => prop::collection::vec((any::<usize>(), 1..=255u8), 1..4),
         ],
         prop_oneof![6 => Just(None), 1 => any::<usize>().prop_map(Some)],
+        // Most wheels carry a METADATA that names them, as a real one must; the rest test the
+        // refusal of one that is missing or names another package.
+        prop::bool::weighted(0.8),
     )
-        .prop_map(|(filename, entries, lie, flips, truncate)| Wheel {
-            filename,
-            entries,
-            lie,
-            flips,
-            truncate,
+        .prop_map(|(filename, mut entries, lie, flips, truncate, metadata)| {
+            if metadata {
+                entries.insert(
+                    0,
+                    Entry {
+                        name: "greet-1.0.dist-info/METADATA".to_owned(),
+                        data: b"Metadata-Version: 2.1\nName: greet\nVersion: 1.0\n".to_vec(),
+                        symlink: false,
+                        directory: false,
+                        deflate: true,
+                    },
+                );
+            }
+            Wheel {
+                filename,
+                entries,
+                lie,
+                flips,
+                truncate,
+            }
         })
 }
 
@@ -377,12 +394,19 @@ fn a_highly_compressed_entry_within_limits_is_read_through() {
         .compression_method(zip::CompressionMethod::Deflated);
     writer.start_file("greet/zeros.bin", options).unwrap();
     writer.write_all(&zeros).unwrap();
+    let metadata = b"Name: greet\nVersion: 1.0\n";
+    writer
+        .start_file("greet-1.0.dist-info/METADATA", options)
+        .unwrap();
+    writer.write_all(metadata).unwrap();
     writer.start_file(RECORD, options).unwrap();
     write!(
         writer,
-        "greet/zeros.bin,sha256={},{}\n{RECORD},,\n",
+        "greet/zeros.bin,sha256={},{}\ngreet-1.0.dist-info/METADATA,sha256={},{}\n{RECORD},,\n",
         digest(&zeros),
-        zeros.len()
+        zeros.len(),
+        digest(metadata),
+        metadata.len()
     )
     .unwrap();
     writer.finish().unwrap();

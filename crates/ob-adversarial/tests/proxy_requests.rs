@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ob_index::{IndexClient, IndexProxy, IndexSource, IndexUrl, ProxyConfig};
+use ob_index::{IndexClient, IndexProxy, IndexSource, IndexUrl, Listen, ProxyConfig};
 use ob_testkit::index::{IndexEntry, TestIndex};
 
 fn entries() -> Vec<IndexEntry> {
@@ -67,6 +67,8 @@ fn get(proxy: SocketAddr, target: &str) -> u16 {
 struct Setup {
     index: TestIndex,
     proxy: IndexProxy,
+    /// The proxy's sdist store; bound by every test so that it outlives the proxy.
+    _store: tempfile::TempDir,
     other: SocketAddr,
     other_connections: Arc<AtomicUsize>,
 }
@@ -75,10 +77,14 @@ async fn setup() -> Setup {
     let index = TestIndex::serve(entries());
     let client =
         IndexClient::new(IndexUrl::parse(&index.url(), IndexSource::CommandLine).unwrap()).unwrap();
+    let store = tempfile::tempdir().unwrap();
     let proxy = IndexProxy::start(
         client,
-        "127.0.0.1:0".parse().unwrap(),
-        ProxyConfig::default(),
+        Listen::Tcp("127.0.0.1:0".parse().unwrap()),
+        ProxyConfig {
+            serve_archives: true,
+            ..ProxyConfig::new(store.path())
+        },
     )
     .await
     .unwrap();
@@ -86,6 +92,7 @@ async fn setup() -> Setup {
     Setup {
         index,
         proxy,
+        _store: store,
         other,
         other_connections,
     }
@@ -106,10 +113,11 @@ async fn the_proxy_answers_only_pages_and_listed_sdists_and_reaches_no_other_hos
     let Setup {
         index,
         proxy,
+        _store,
         other,
         other_connections,
     } = setup().await;
-    let address = proxy.address();
+    let address = proxy.address().unwrap();
     let answers = tokio::task::spawn_blocking(move || {
         let absolute = format!("http://{other}/simple/demo/");
         vec![
@@ -194,8 +202,13 @@ async fn the_proxy_answers_only_pages_and_listed_sdists_and_reaches_no_other_hos
 /// index's root page (and with a scheme, see below, any URL).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_encoded_dot_dot_project_name_stays_a_project_name() {
-    let Setup { index, proxy, .. } = setup().await;
-    let address = proxy.address();
+    let Setup {
+        index,
+        proxy,
+        _store,
+        ..
+    } = setup().await;
+    let address = proxy.address().unwrap();
     let status = tokio::task::spawn_blocking(move || get(address, "/simple/%2e%2e/"))
         .await
         .unwrap();
@@ -212,11 +225,12 @@ async fn an_encoded_dot_dot_project_name_stays_a_project_name() {
 async fn a_project_name_that_reads_as_a_url_reaches_no_other_host() {
     let Setup {
         proxy,
+        _store,
         other,
         other_connections,
         ..
     } = setup().await;
-    let address = proxy.address();
+    let address = proxy.address().unwrap();
     let decimal = u32::from(match other.ip() {
         std::net::IpAddr::V4(ip) => ip,
         std::net::IpAddr::V6(_) => unreachable!("bound to 127.0.0.1"),

@@ -92,13 +92,20 @@ fn crc32(data: &[u8]) -> u32 {
 
 fn wheel_with_declared_size(dir: &std::path::Path, declared: Option<u64>) -> std::path::PathBuf {
     let data = b"x = 1\n".to_vec();
-    let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&data));
+    let metadata = b"Name: greet\nVersion: 1.0\n".to_vec();
+    let digest = |bytes: &[u8]| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes))
+    };
     let record = format!(
-        "greet/__init__.py,sha256={digest},{}\n{RECORD},,\n",
-        data.len()
+        "greet/__init__.py,sha256={},{}\ngreet-1.0.dist-info/METADATA,sha256={},{}\n{RECORD},,\n",
+        digest(&data),
+        data.len(),
+        digest(&metadata),
+        metadata.len()
     );
     let bytes = zip_bytes(&[
         ("greet/__init__.py", data, declared),
+        ("greet-1.0.dist-info/METADATA", metadata, None),
         (RECORD, record.into_bytes(), None),
     ]);
     let path = dir.join("greet-1.0-py3-none-any.whl");

@@ -1,16 +1,65 @@
-//! What runs inside the build containers (the Python scripts of `stages/build/`, embedded) and
-//! the fixed layout they see: where the sdist, the build-requirement wheels and the output
-//! directory are mounted, and the job description the driver reads.
+//! What runs inside the build containers: the Python program of `stages/build/` (embedded, written
+//! into a read-only stage directory for each run), the fixed layout it sees, the job it reads and
+//! the typed events it prints. Resolve's hook runs and verification builds use exactly this.
+//!
+//! Protocol: stages/protocol/README.md; its fixtures (`build-job.json`, `build-events.jsonl`)
+//! are read by this module's tests and by the Python tests, so both sides agree.
 
-use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The per-package build driver: makes a venv from our wheels, extracts the sdist, runs the
-/// PEP 517 hooks.
-pub const DRIVER: &str = include_str!("../../../stages/build/driver.py");
-/// The install check: pip installs the runtime set offline, then every module is imported.
-pub const VERIFY_INSTALL: &str = include_str!("../../../stages/build/verify_install.py");
+use crate::error::BuildError;
 
+/// The build driver's files, by path under the stage directory. A test checks that this list
+/// is exactly the `.py` files of `stages/build/` (tests aside).
+pub const STAGE_FILES: &[(&str, &str)] = &[
+    (
+        "build/__init__.py",
+        include_str!("../../../stages/build/__init__.py"),
+    ),
+    (
+        "build/archives.py",
+        include_str!("../../../stages/build/archives.py"),
+    ),
+    (
+        "build/driver.py",
+        include_str!("../../../stages/build/driver.py"),
+    ),
+    (
+        "build/environment.py",
+        include_str!("../../../stages/build/environment.py"),
+    ),
+    (
+        "build/events.py",
+        include_str!("../../../stages/build/events.py"),
+    ),
+    (
+        "build/hook_runner.py",
+        include_str!("../../../stages/build/hook_runner.py"),
+    ),
+    ("build/job.py", include_str!("../../../stages/build/job.py")),
+    (
+        "build/sdist.py",
+        include_str!("../../../stages/build/sdist.py"),
+    ),
+    (
+        "build/verify_install.py",
+        include_str!("../../../stages/build/verify_install.py"),
+    ),
+    (
+        "build/wheels.py",
+        include_str!("../../../stages/build/wheels.py"),
+    ),
+];
+
+/// Where the stage directory is mounted (read-only) in every build container.
+pub const STAGE_MOUNT: &str = "/ob/stage";
+/// The driver's path inside the container.
+pub const DRIVER_PATH: &str = "/ob/stage/build/driver.py";
+/// The install check's path inside the container.
+pub const VERIFY_INSTALL_PATH: &str = "/ob/stage/build/verify_install.py";
 /// Where the one sdist is mounted (read-only).
 pub const SDIST_DIR: &str = "/in/sdist";
 /// Where the build-requirement wheels are mounted (read-only), each file on its own.
@@ -23,8 +72,28 @@ pub const DIST_DIR: &str = "/in/dist";
 /// `SOURCE_DATE_EPOCH` when the lock records none: 1980-01-01, the earliest time a zip holds.
 pub const DEFAULT_SOURCE_DATE_EPOCH: u64 = 315_532_800;
 
+/// Exit code of the driver when the hooks asked for a build requirement the venv lacks.
+pub const EXIT_MISSING_REQUIREMENTS: i64 = 3;
+
+/// Prefix of the lines that carry an event.
+pub const EVENT_PREFIX: &str = "offline-build-event ";
+
+/// What the driver does with a package, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Report what `get_requires_for_build_wheel` names, then stop.
+    Requires,
+    /// Also prepare the metadata (`prepare_metadata_for_build_wheel`, or a wheel when the
+    /// backend has no such hook).
+    Metadata,
+    /// Build the wheel.
+    Build,
+}
+
 /// What the driver reads from its argument (JSON). Field names are the driver's contract.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Job {
     /// Package name.
     pub name: String,
@@ -45,6 +114,11 @@ pub struct Job {
     pub prefix_map_to: String,
     /// `SOURCE_DATE_EPOCH`.
     pub source_date_epoch: u64,
+    /// What to do.
+    pub mode: Mode,
+    /// PEP 517 `config_settings` for every hook (none yet: a per-package setting to come).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_settings: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Job {
@@ -55,6 +129,7 @@ impl Job {
         sdist_filename: &str,
         wheel_filenames: &[String],
         source_date_epoch: u64,
+        mode: Mode,
     ) -> Job {
         Job {
             name: name.to_owned(),
@@ -69,30 +144,214 @@ impl Job {
             source_dir: format!("/tmp/src/{name}-{version}"),
             prefix_map_to: format!("/usr/src/{name}-{version}"),
             source_date_epoch,
+            mode,
+            config_settings: None,
         }
     }
 
     /// The container's command line.
     pub fn command(&self) -> Vec<String> {
-        // Serialising a struct of strings and integers cannot fail.
+        // Serialising a struct of strings, integers and JSON values cannot fail.
         let json = serde_json::to_string(self).unwrap_or_default();
         vec![
             "python3".to_owned(),
             "-I".to_owned(),
-            "-c".to_owned(),
-            DRIVER.to_owned(),
+            DRIVER_PATH.to_owned(),
             json,
         ]
     }
 }
 
-/// sha256 of everything about how we build that is not a package input: the driver, the
-/// container layout and `SOURCE_DATE_EPOCH`. Part of every package's inputs digest.
+/// One fact the driver reports. Printed by code that runs beside the package's own: the
+/// orchestrator uses events to explain and to plan, never to decide what to trust (the wheel is
+/// validated on its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum DriverEvent {
+    /// What `get_requires_for_build_wheel` returned.
+    BuildRequirements {
+        /// PEP 508 strings, as returned.
+        requirements: Vec<String>,
+    },
+    /// Those of them the venv does not hold; the driver then exits with
+    /// [`EXIT_MISSING_REQUIREMENTS`].
+    MissingBuildRequirements {
+        /// PEP 508 strings.
+        requirements: Vec<String>,
+    },
+    /// Something in the build tried to reach the network (the container has none).
+    NetworkAttempt {
+        /// The audit event, e.g. `socket.connect`.
+        operation: String,
+        /// The address or host, as the audit hook saw it.
+        address: String,
+    },
+    /// `prepare_metadata_for_build_wheel` wrote this `.dist-info` directory.
+    Metadata {
+        /// Its name inside the output directory.
+        directory: String,
+    },
+    /// The backend built this wheel.
+    Built {
+        /// Its file name inside the output directory.
+        wheel: String,
+    },
+    /// The driver itself saw a failure.
+    Failed {
+        /// `venv`, `install`, `extract` or `hooks`.
+        phase: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+impl DriverEvent {
+    /// The event a line carries, if it is one.
+    pub fn parse_line(line: &str) -> Option<DriverEvent> {
+        serde_json::from_str(line.strip_prefix(EVENT_PREFIX)?).ok()
+    }
+}
+
+/// A directory holding the driver's files, mounted read-only at [`STAGE_MOUNT`]. Written once
+/// per run; removed when dropped.
+#[derive(Debug)]
+pub struct StageDir {
+    dir: tempfile::TempDir,
+}
+
+impl StageDir {
+    /// Writes [`STAGE_FILES`] into a fresh directory: directories 0755 and files 0644, so that
+    /// the container's unprivileged user can read them.
+    pub fn write() -> Result<StageDir, BuildError> {
+        write_stage(STAGE_FILES).map(|dir| StageDir { dir })
+    }
+
+    /// The directory on the host.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Writes `files` (path under the directory, contents) into a fresh temporary directory that an
+/// unprivileged container user can read. Resolve's session stage is written the same way.
+pub fn write_stage(files: &[(&str, &str)]) -> Result<tempfile::TempDir, BuildError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::Builder::new()
+        .prefix("offline-build-stage-")
+        .tempdir()
+        .map_err(BuildError::io(
+            "create a stage directory in",
+            std::env::temp_dir(),
+        ))?;
+    let readable = |path: &Path, mode| {
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(BuildError::io("set the mode of", path))
+    };
+    readable(dir.path(), 0o755)?;
+    for (relative, contents) in files {
+        let path: PathBuf = dir.path().join(relative);
+        if let Some(parent) = path.parent()
+            && !parent.exists()
+        {
+            fs_err::create_dir_all(parent).map_err(BuildError::io("create", parent))?;
+            readable(parent, 0o755)?;
+        }
+        fs_err::write(&path, contents).map_err(BuildError::io("write", &path))?;
+        readable(&path, 0o644)?;
+    }
+    Ok(dir)
+}
+
+/// sha256 of everything about how we build that is not a package input: the driver's files,
+/// the container layout and `SOURCE_DATE_EPOCH`. Part of every wheel's cache key.
 pub fn settings_digest(source_date_epoch: u64) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(b"offline-build settings 1\0");
-    hasher.update(DRIVER.as_bytes());
-    hasher
-        .update(format!("\0{SDIST_DIR}\0{WHEELS_DIR}\0{OUT_DIR}\0{source_date_epoch}").as_bytes());
+    hasher.update(b"offline-build settings 2\0");
+    for (path, contents) in STAGE_FILES {
+        hasher.update(path.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(contents.as_bytes());
+        hasher.update(b"\0");
+    }
+    hasher.update(
+        format!("{STAGE_MOUNT}\0{SDIST_DIR}\0{WHEELS_DIR}\0{OUT_DIR}\0{source_date_epoch}")
+            .as_bytes(),
+    );
     hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn protocol(file: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../stages/protocol")
+            .join(file);
+        fs_err::read_to_string(path).unwrap()
+    }
+
+    /// The Python side's tests read the same file: a field renamed on one side only fails here.
+    #[test]
+    fn the_shared_job_fixture_is_a_job() {
+        let job: Job = serde_json::from_str(&protocol("build-job.json")).unwrap();
+        assert_eq!(job.mode, Mode::Build);
+        let again: Job = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
+        assert_eq!(again, job);
+        let made = Job::new(
+            "greet",
+            "1.0",
+            "greet-1.0.tar.gz",
+            &["minibackend-1.0-py3-none-any.whl".into()],
+            315_532_800,
+            Mode::Build,
+        );
+        assert_eq!(
+            Job {
+                config_settings: job.config_settings.clone(),
+                ..made
+            },
+            job,
+            "Job::new lays the container out as the fixture does"
+        );
+    }
+
+    #[test]
+    fn every_event_of_the_shared_fixture_parses_and_round_trips() {
+        let text = protocol("build-events.jsonl");
+        let mut kinds = std::collections::BTreeSet::new();
+        for line in text.lines().filter(|line| !line.trim().is_empty()) {
+            let event = DriverEvent::parse_line(&format!("{EVENT_PREFIX}{line}"))
+                .unwrap_or_else(|| panic!("not an event: {line}"));
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_value(&event).unwrap(), value);
+            kinds.insert(value["event"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            [
+                "build-requirements",
+                "built",
+                "failed",
+                "metadata",
+                "missing-build-requirements",
+                "network-attempt"
+            ]
+        );
+        assert_eq!(DriverEvent::parse_line("offline-build: built x"), None);
+    }
+
+    #[test]
+    fn the_stage_list_is_the_directory() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stages/build");
+        let mut found: Vec<String> = fs_err::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".py"))
+            .map(|name| format!("build/{name}"))
+            .collect();
+        found.sort();
+        let listed: Vec<&str> = STAGE_FILES.iter().map(|(path, _)| *path).collect();
+        assert_eq!(found, listed, "add the file to STAGE_FILES (sorted)");
+    }
 }

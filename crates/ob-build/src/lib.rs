@@ -17,19 +17,32 @@
 
 #![forbid(unsafe_code)]
 
+mod build;
+pub mod cache;
+mod checks;
 pub mod driver;
 mod error;
+mod files;
 mod graph;
-mod orchestrate;
+pub mod metadata;
 mod progress;
 mod report;
+mod schedule;
+pub mod step;
 pub mod wheel;
 
+pub use build::{BuildOptions, build};
+pub use cache::WheelCache;
 pub use error::BuildError;
-pub use graph::BuildGraph;
-pub use orchestrate::{BuildOptions, LOG_TAIL_LINES, LOGS_DIR, build};
+pub use files::{place_file, sha256_file};
+pub use graph::{BuildGraph, PackageId};
 pub use progress::{NoReporter, Reporter};
 pub use report::{
     BuildReport, DroppedFile, InstallCheck, PackageReport, PackageStatus, REPORT_FILE,
     REPORT_VERSION, Reproducibility, UsedWheel,
+};
+pub use schedule::LOGS_DIR;
+pub use step::{
+    BuildFailure, Builder, BuilderOptions, EnvWheel, LOG_TAIL_LINES, ProducedWheel, SdistInput,
+    StepOutcome, StepRequest, StepResult,
 };

@@ -22,6 +22,11 @@ pub trait Reporter: Send + Sync {
     fn on_dropped(&self, name: &str, version: &str, file: &str, reason: &str) {
         let _ = (name, version, file, reason);
     }
+    /// Something the user should hear about that did not stop the build (a cache entry that
+    /// failed its check and was built again).
+    fn on_warning(&self, message: &str) {
+        let _ = message;
+    }
     /// A later phase starts: `"checking reproducibility"`, `"verifying the install"`.
     fn on_phase(&self, phase: &str) {
         let _ = phase;

@@ -41,6 +41,9 @@ pub enum PackageStatus {
     Built,
     /// Its wheel in the output directory was built from exactly these inputs before.
     UpToDate,
+    /// Its wheel came from the wheel cache (built from exactly these inputs earlier, by this
+    /// or another project's `build` or `resolve`).
+    Cached,
     /// The build failed or its wheel was refused.
     Failed,
     /// The wall-clock limit stopped the build.
@@ -52,7 +55,10 @@ pub enum PackageStatus {
 impl PackageStatus {
     /// Built now or before: its wheel is in the output directory.
     pub fn has_wheel(self) -> bool {
-        matches!(self, PackageStatus::Built | PackageStatus::UpToDate)
+        matches!(
+            self,
+            PackageStatus::Built | PackageStatus::UpToDate | PackageStatus::Cached
+        )
     }
 }
 
@@ -80,7 +86,7 @@ pub struct PackageReport {
     /// Layer digest of the image it was built in.
     pub image_digest: String,
     /// sha256 over everything the wheel was built from (sdist, build environment, image,
-    /// settings); equal inputs mean the wheel is not built again.
+    /// settings): its wheel cache key. Equal inputs mean the wheel is not built again.
     pub inputs_digest: String,
     /// Wall-clock seconds of the build (of the original build, when up to date).
     pub duration_seconds: f64,
@@ -194,7 +200,7 @@ impl BuildReport {
 
 /// Writes `bytes` to `path` through a temp file in the same directory and a rename, so a
 /// reader never sees half a file.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()

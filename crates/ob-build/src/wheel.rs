@@ -9,6 +9,8 @@ use std::path::Path;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::metadata::CoreMetadata;
+
 /// The parts of a wheel file name (PEP 427).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WheelName {
@@ -50,14 +52,20 @@ fn same_version(a: &str, b: &str) -> bool {
     canonical(a) == canonical(b)
 }
 
-/// What a sound wheel holds, for the report and the install check.
+/// What a sound wheel holds, for the report, the install check and resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedWheel {
     /// Lowercase hex sha256 of the whole file.
     pub sha256: String,
     /// Importable top-level modules and packages.
     pub top_level: Vec<String>,
+    /// Its `.dist-info/METADATA`.
+    pub metadata: CoreMetadata,
 }
+
+/// Most of a METADATA file that is kept (the headers come first; a long description after them
+/// is not needed).
+const MAX_METADATA_BYTES: u64 = 1 << 20;
 
 /// Why a wheel was refused. Each message names the entry at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,6 +115,12 @@ pub enum WheelProblem {
         /// The entry.
         entry: String,
     },
+    /// No METADATA, or one naming another package or version.
+    #[error("METADATA is missing or names another package: {detail}")]
+    BadMetadata {
+        /// What is wrong.
+        detail: String,
+    },
     /// A file's sha256 or size differs from RECORD.
     #[error("the entry `{entry}` does not match RECORD ({detail})")]
     Mismatch {
@@ -141,6 +155,10 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes))
         .map_err(|err| damaged(err.to_string()))?;
 
+    let dist_info = format!("{}-{}.dist-info", parsed.distribution, parsed.version);
+    let metadata_name = format!("{dist_info}/METADATA");
+    let mut metadata_text: Option<String> = None;
+
     // Every file's digest and size, read through the CRC-checking reader.
     let mut files: BTreeMap<String, (String, u64)> = BTreeMap::new();
     let mut unpacked = 0u64;
@@ -163,8 +181,24 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
         // nothing is allocated by it, and a decompression bomb stops at the budget.
         let mut hasher = Sha256::new();
         let budget = MAX_UNPACKED_BYTES.saturating_sub(unpacked);
-        let size = std::io::copy(&mut (&mut entry).take(budget + 1), &mut hasher)
-            .map_err(|err| damaged(format!("`{entry_name}`: {err}")))?;
+        let mut limited = (&mut entry).take(budget + 1);
+        let size = if entry_name == metadata_name {
+            // Kept (its head) while hashed, so it is read once like every other entry.
+            let mut head = Vec::new();
+            let mut kept = (&mut limited).take(MAX_METADATA_BYTES);
+            let mut size = kept
+                .read_to_end(&mut head)
+                .map_err(|err| damaged(format!("`{entry_name}`: {err}")))?
+                as u64;
+            hasher.update(&head);
+            size += std::io::copy(&mut limited, &mut hasher)
+                .map_err(|err| damaged(format!("`{entry_name}`: {err}")))?;
+            metadata_text = Some(String::from_utf8_lossy(&head).into_owned());
+            size
+        } else {
+            std::io::copy(&mut limited, &mut hasher)
+                .map_err(|err| damaged(format!("`{entry_name}`: {err}")))?
+        };
         if size > budget {
             return Err(damaged(format!(
                 "it unpacks to more than {} GiB (at `{entry_name}`)",
@@ -184,7 +218,6 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
         }
     }
 
-    let dist_info = format!("{}-{}.dist-info", parsed.distribution, parsed.version);
     let record_name = format!("{dist_info}/RECORD");
     let record = archive
         .by_name(&record_name)
@@ -236,9 +269,24 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
             entry: entry.clone(),
         });
     }
+    let metadata =
+        CoreMetadata::parse(&metadata_text.ok_or_else(|| WheelProblem::BadMetadata {
+            detail: format!("no `{metadata_name}`"),
+        })?);
+    if ob_lock::normalize_name(&metadata.name) != ob_lock::normalize_name(name)
+        || !same_version(&metadata.version, version)
+    {
+        return Err(WheelProblem::BadMetadata {
+            detail: format!(
+                "it says `{}` {}, the wheel is `{name}` {version}",
+                metadata.name, metadata.version
+            ),
+        });
+    }
     Ok(CheckedWheel {
         sha256,
         top_level: top_level_modules(files.keys().map(String::as_str)),
+        metadata,
     })
 }
 
@@ -397,7 +445,10 @@ mod tests {
 
     const GOOD: &[(&str, &[u8])] = &[
         ("greet/__init__.py", b"x = 1\n"),
-        ("greet-1.0.dist-info/METADATA", b"Name: greet\n"),
+        (
+            "greet-1.0.dist-info/METADATA",
+            b"Name: greet\nVersion: 1.0\n",
+        ),
     ];
 
     #[test]
@@ -427,7 +478,10 @@ mod tests {
     fn a_file_missing_from_record_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let record = [
-            record_line("greet-1.0.dist-info/METADATA", b"Name: greet\n"),
+            record_line(
+                "greet-1.0.dist-info/METADATA",
+                b"Name: greet\nVersion: 1.0\n",
+            ),
             "greet-1.0.dist-info/RECORD,,".to_owned(),
         ]
         .join("\n");
@@ -445,7 +499,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let record = [
             record_line("greet/__init__.py", b"x = 2\n"),
-            record_line("greet-1.0.dist-info/METADATA", b"Name: greet\n"),
+            record_line(
+                "greet-1.0.dist-info/METADATA",
+                b"Name: greet\nVersion: 1.0\n",
+            ),
             "greet-1.0.dist-info/RECORD,,".to_owned(),
         ]
         .join("\n");

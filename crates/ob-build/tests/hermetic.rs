@@ -689,3 +689,108 @@ async fn an_interrupted_build_leaves_no_container_and_keeps_finished_wheels() {
     assert_eq!(entry(&again, "minibackend").status, PackageStatus::UpToDate);
     assert_eq!(entry(&again, "greet").status, PackageStatus::UpToDate);
 }
+
+/// The wheel cache: another project with the same pins compiles nothing; an entry whose wheel
+/// was changed is built again with a warning that names it; an edited sdist misses while what
+/// it does not touch still hits; and with no cache everything is built.
+#[tokio::test]
+async fn the_wheel_cache_serves_equal_inputs_checks_every_use_and_can_be_bypassed() {
+    let cache = tempfile::tempdir().unwrap();
+    let with_cache = |project: &Project| {
+        let mut options = project.options();
+        options.verify_install = false;
+        options.cache = Some(cache.path().to_path_buf());
+        options
+    };
+    let first_project = Project::new(&[MINIBACKEND, GREET]);
+    let first = build(
+        &first_project.lock,
+        &with_cache(&first_project),
+        &Recorder::default(),
+    )
+    .await
+    .unwrap();
+    for package in &first.packages {
+        assert_eq!(package.status, PackageStatus::Built, "{}", package.name);
+        let entry = cache.path().join(&package.inputs_digest);
+        assert!(entry.join("entry.json").is_file(), "{}", entry.display());
+    }
+
+    // A second project, its own output directory, the same pins: every wheel from the cache.
+    let second_project = Project::new(&[MINIBACKEND, GREET]);
+    let second = build(
+        &second_project.lock,
+        &with_cache(&second_project),
+        &Recorder::default(),
+    )
+    .await
+    .unwrap();
+    for package in &second.packages {
+        let before = entry(&first, &package.name);
+        assert_eq!(package.status, PackageStatus::Cached, "{}", package.name);
+        assert_eq!(package.inputs_digest, before.inputs_digest);
+        assert_eq!(package.wheel_sha256, before.wheel_sha256);
+        let wheel = second_project.out.join(package.wheel.as_ref().unwrap());
+        assert_eq!(
+            sha256_file(&wheel).unwrap(),
+            *package.wheel_sha256.as_ref().unwrap()
+        );
+    }
+
+    // greet's cached wheel, changed behind our back: built again, with a warning naming it.
+    let greet = entry(&first, "greet");
+    let cached = cache
+        .path()
+        .join(&greet.inputs_digest)
+        .join(greet.wheel.as_ref().unwrap());
+    let mut bytes = fs_err::read(&cached).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    fs_err::remove_file(&cached).unwrap();
+    fs_err::write(&cached, bytes).unwrap();
+    let third_project = Project::new(&[MINIBACKEND, GREET]);
+    let recorder = Recorder::default();
+    let third = build(&third_project.lock, &with_cache(&third_project), &recorder)
+        .await
+        .unwrap();
+    assert_eq!(entry(&third, "greet").status, PackageStatus::Built);
+    assert_eq!(entry(&third, "greet").wheel_sha256, greet.wheel_sha256);
+    assert_eq!(entry(&third, "minibackend").status, PackageStatus::Cached);
+    let warnings = recorder.warnings.lock().unwrap().clone();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(&greet.inputs_digest) && w.contains("failed its check")),
+        "{warnings:?}"
+    );
+
+    // An edited greet is other inputs: a miss; minibackend, untouched, still hits.
+    let mut edited_project = Project::new(&[MINIBACKEND, GREET]);
+    let edited = copy_fixture("greet", edited_project.dir.path());
+    fs_err::write(edited.join("greet/extra.py"), "EXTRA = 1\n").unwrap();
+    fs_err::remove_file(edited_project.wheelhouse.join("greet-1.0.tar.gz")).unwrap();
+    edited_project.add(&GREET, Some(&edited));
+    let fourth = build(
+        &edited_project.lock,
+        &with_cache(&edited_project),
+        &Recorder::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(entry(&fourth, "greet").status, PackageStatus::Built);
+    assert_ne!(entry(&fourth, "greet").inputs_digest, greet.inputs_digest);
+    assert_eq!(entry(&fourth, "minibackend").status, PackageStatus::Cached);
+
+    // No cache: everything compiles.
+    let uncached_project = Project::new(&[MINIBACKEND, GREET]);
+    let mut options = uncached_project.options();
+    options.verify_install = false;
+    let fifth = build(&uncached_project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+    assert!(
+        fifth
+            .packages
+            .iter()
+            .all(|p| p.status == PackageStatus::Built)
+    );
+}

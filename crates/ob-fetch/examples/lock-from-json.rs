@@ -42,10 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     packages.sort_by(|left, right| left.name.cmp(&right.name));
-    let build_order = packages
-        .iter()
-        .map(|package| package.name.clone())
-        .collect();
+    let build_order = packages.iter().map(ob_lock::Package::pin).collect();
     let lock = Lock {
         packages,
         tool: LockTool {

@@ -126,14 +126,25 @@ pub enum IndexError {
         #[source]
         source: reqwest::Error,
     },
-    /// The cache directory could not be written.
-    #[error("could not write to the index cache at `{}`", path.display())]
-    Cache {
+    /// The sdist store could not be created, read or written.
+    #[error("could not write to the sdist store at `{}`", path.display())]
+    Store {
         /// The file or directory.
         path: PathBuf,
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+    /// A file asked for by name that the filtered page of its project does not list: not an
+    /// sdist, no published sha256, uploaded after `exclude-newer`, or not there at all.
+    #[error(
+        "`{filename}` is not an sdist listed for `{project}`\n\nhint: the proxy lists only sdists with a published sha256, uploaded before `exclude-newer`"
+    )]
+    NotListed {
+        /// Normalized project name.
+        project: String,
+        /// The file name as asked for.
+        filename: String,
     },
     /// The proxy could not listen on the given address.
     #[error("the index proxy could not listen on {address}")]
@@ -143,5 +154,31 @@ pub enum IndexError {
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+    /// The proxy could not create, or open up, its unix socket.
+    #[error("the index proxy could not listen on the unix socket `{}`", path.display())]
+    BindSocket {
+        /// The socket's path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Something other than a socket sits where the proxy's unix socket should go; it is never
+    /// replaced, since that path may be a file someone needs.
+    #[error(
+        "`{}` exists and is not a socket; the index proxy will not replace it\n\nhint: choose a socket path in a directory of its own", path.display()
+    )]
+    NotASocket {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A live listener answers on the proxy's unix socket path: it is not stale, so it is left alone.
+    #[error(
+        "something already listens on the unix socket `{}`\n\nhint: is another resolve running? choose another socket path", path.display()
+    )]
+    SocketInUse {
+        /// The socket's path.
+        path: PathBuf,
     },
 }

@@ -19,4 +19,4 @@ pub mod proxy;
 pub use client::{IndexClient, IndexFile, ProjectPage, normalize_name};
 pub use config::{Credentials, IndexSource, IndexUrl, default_index_url};
 pub use error::IndexError;
-pub use proxy::{IndexProxy, ProxyConfig, Refusal, ServedFile};
+pub use proxy::{IndexProxy, Listen, MetadataSource, ProxyConfig, Refusal, ServedFile};

@@ -129,7 +129,10 @@ mod tests {
         Package {
             name: name.into(),
             version: version.into(),
-            dependencies: dependencies.iter().map(|d| d.to_string()).collect(),
+            dependencies: dependencies
+                .iter()
+                .map(|d| crate::Dependency::named(*d))
+                .collect(),
             ..Package::default()
         }
     }

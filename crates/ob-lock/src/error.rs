@@ -179,8 +179,21 @@ pub enum Problem {
         /// The version in the file.
         found: String,
     },
-    /// Two `[[packages]]` entries with the same name.
+    /// Two `[[packages]]` entries with the same name and version.
     DuplicatePackage,
+    /// A name locked at several versions outside the build group: a plain install would have
+    /// to pick one.
+    SeveralRuntimeVersions {
+        /// The versions not marked build-only.
+        versions: Vec<String>,
+    },
+    /// A dependency given by name alone, when the lock holds that name at several versions.
+    AmbiguousDependency {
+        /// The dependency's name.
+        name: String,
+        /// The versions the lock holds.
+        versions: Vec<String>,
+    },
     /// A package without `[packages.sdist]`.
     NoSdist,
     /// A package that lists wheels: we only lock sdists.
@@ -319,7 +332,19 @@ impl fmt::Display for Problem {
                 "name `{found}` is not normalized (PEP 503 form: `{normalized}`)"
             ),
             Problem::BadVersion { found } => write!(f, "`{found}` is not a valid version"),
-            Problem::DuplicatePackage => write!(f, "package is listed more than once"),
+            Problem::DuplicatePackage => {
+                write!(f, "package is listed more than once at this version")
+            }
+            Problem::SeveralRuntimeVersions { versions } => write!(
+                f,
+                "versions {} are both installed by default (only one version of a name may be unmarked)",
+                versions.join(" and ")
+            ),
+            Problem::AmbiguousDependency { name, versions } => write!(
+                f,
+                "`{name}` is locked at {}; say which with `version`",
+                versions.join(", ")
+            ),
             Problem::NoSdist => write!(f, "package has no sdist"),
             Problem::HasWheels => write!(f, "package lists wheels"),
             Problem::UnsupportedSource { kind } => {
@@ -439,6 +464,8 @@ impl Problem {
             | Problem::BuildRequiresItself
             | Problem::RuntimeNeedsBuildOnly { .. }
             | Problem::IncompleteBuildEnvironment { .. }
+            | Problem::AmbiguousDependency { .. }
+            | Problem::SeveralRuntimeVersions { .. }
             | Problem::BadBuildOrder { .. } => {
                 "build requirements must pin packages of this same lock; regenerate it with `offline-build resolve`"
             }

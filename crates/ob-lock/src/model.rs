@@ -21,7 +21,9 @@ pub const BUILD_MARKER: &str = "'build' in dependency_groups";
 pub struct Lock {
     /// `requires-python` at the top level, if the resolve recorded one.
     pub requires_python: Option<String>,
-    /// Packages, sorted by name; one entry per name.
+    /// Packages, sorted by name and then version. A name may have several entries, one per
+    /// version, when build environments need different versions of it; at most one of them is
+    /// a runtime package.
     pub packages: Vec<Package>,
     /// The `[tool.offline-build]` table.
     pub tool: LockTool,
@@ -51,8 +53,9 @@ pub struct LockTool {
     pub source_date_epoch: u64,
     /// The top-level requirements the lock was resolved from, as given.
     pub requirements: Vec<String>,
-    /// Package names in an order where each package comes after its build requirements.
-    pub build_order: Vec<String>,
+    /// Every package once, each after its build requirements (`name==version`: a name may be
+    /// locked at several versions).
+    pub build_order: Vec<Pin>,
 }
 
 /// One `[[packages]]` entry.
@@ -67,8 +70,8 @@ pub struct Package {
     /// True when the package is needed only to build others: it carries the marker
     /// `'build' in dependency_groups` and is not installed by default.
     pub build_only: bool,
-    /// Names of the packages this one depends on at run time (PEP 751 `dependencies`).
-    pub dependencies: Vec<String>,
+    /// The packages this one depends on at run time (PEP 751 `dependencies`).
+    pub dependencies: Vec<Dependency>,
     /// The one source distribution of this release.
     pub sdist: Sdist,
     /// `[packages.tool.offline-build].build-requires`: the complete pinned build environment.
@@ -85,6 +88,35 @@ pub struct Pin {
     pub name: String,
     /// Exact version.
     pub version: String,
+}
+
+/// One entry of a package's `dependencies`: a name, and a version where the lock holds that
+/// name at several versions (PEP 751 asks for enough keys to tell the entries apart).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dependency {
+    /// Normalized name.
+    pub name: String,
+    /// The version depended on, when the name alone is ambiguous.
+    pub version: Option<String>,
+}
+
+impl Dependency {
+    /// A dependency by name alone.
+    pub fn named(name: impl Into<String>) -> Dependency {
+        Dependency {
+            name: name.into(),
+            version: None,
+        }
+    }
+}
+
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.version {
+            Some(version) => write!(f, "{}=={version}", self.name),
+            None => write!(f, "{}", self.name),
+        }
+    }
 }
 
 /// `[packages.sdist]`.
@@ -131,10 +163,32 @@ impl Foreign {
 }
 
 impl Lock {
-    /// The package called `name` (any spelling: it is normalized first).
+    /// The package called `name` (any spelling: it is normalized first): its runtime entry when
+    /// it has one, else its only entry. `None` when it is not locked, or locked only as several
+    /// build-only versions (use [`Lock::packages_named`] or [`Lock::package_at`] then).
     pub fn package(&self, name: &str) -> Option<&Package> {
+        let mut named = self.packages_named(name).peekable();
+        let first = named.next()?;
+        if named.peek().is_none() {
+            return Some(first);
+        }
+        std::iter::once(first)
+            .chain(named)
+            .find(|package| !package.build_only)
+    }
+
+    /// Every entry of `name` (normalized first), in version order.
+    pub fn packages_named(&self, name: &str) -> impl Iterator<Item = &Package> {
         let name = normalize_name(name);
-        self.packages.iter().find(|package| package.name == name)
+        self.packages
+            .iter()
+            .filter(move |package| package.name == name)
+    }
+
+    /// The entry of `name` at exactly `version`.
+    pub fn package_at(&self, name: &str, version: &str) -> Option<&Package> {
+        self.packages_named(name)
+            .find(|package| package.version == version)
     }
 
     /// Packages a plain `pip install -r pylock.toml` installs: everything not build-only.
@@ -151,7 +205,7 @@ impl Lock {
     /// of its build requirements, ties broken by name, so the same lock always gives the same
     /// order. Fails naming the packages left when build requirements form a cycle or name a
     /// package that is not locked.
-    pub fn canonical_build_order(&self) -> Result<Vec<String>, LockError> {
+    pub fn canonical_build_order(&self) -> Result<Vec<Pin>, LockError> {
         crate::validate::canonical_build_order(self)
     }
 }
@@ -224,6 +278,18 @@ impl Sdist {
                 problem: Box::new(problem),
             }
         })
+    }
+}
+
+/// PEP 440 order of two versions; text order for what does not parse (validation refuses
+/// versions that are not plausible, so this only decides the order of odd ones).
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    match (
+        a.parse::<pep440_rs::Version>(),
+        b.parse::<pep440_rs::Version>(),
+    ) {
+        (Ok(left), Ok(right)) => left.cmp(&right).then_with(|| a.cmp(b)),
+        _ => a.cmp(b),
     }
 }
 

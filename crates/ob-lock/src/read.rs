@@ -7,7 +7,7 @@ use std::path::Path;
 use toml::{Table, Value};
 
 use crate::error::{LockError, Problem};
-use crate::model::{BUILD_MARKER, Foreign, Lock, LockTool, Package, Pin, Sdist};
+use crate::model::{BUILD_MARKER, Dependency, Foreign, Lock, LockTool, Package, Pin, Sdist};
 
 /// Our key in `[tool]` tables.
 pub(crate) const TOOL_NAME: &str = "offline-build";
@@ -285,7 +285,14 @@ fn lock_tool(context: &Context<'_>, table: &mut Table) -> Result<LockTool, LockE
             .unwrap_or_default(),
         build_order: context
             .string_array(table, "build-order", &field("build-order"))?
-            .ok_or_else(|| context.error(&field("build-order"), Problem::Missing))?,
+            .ok_or_else(|| context.error(&field("build-order"), Problem::Missing))?
+            .into_iter()
+            .map(|entry| {
+                Pin::parse(&entry).map(|_| split_pin(&entry)).map_err(|_| {
+                    context.error(&field("build-order"), Problem::BadPin { found: entry })
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
     };
     context.no_leftovers(table, "tool.offline-build.")?;
     Ok(tool)
@@ -330,11 +337,16 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
         Some(Value::Array(items)) => items
             .into_iter()
             .map(|item| match item {
-                // PEP 751 allows more keys (version, marker ...) to disambiguate; one
-                // environment and one version per name make the name enough for us.
-                Value::Table(mut dependency) => {
-                    context.string(&mut dependency, "name", "dependencies.name")
-                }
+                // PEP 751 allows more keys (marker, ...) to disambiguate; one environment makes
+                // name and, where a name is locked at several versions, version enough for us.
+                Value::Table(mut dependency) => Ok(Dependency {
+                    name: context.string(&mut dependency, "name", "dependencies.name")?,
+                    version: context.optional_string(
+                        &mut dependency,
+                        "version",
+                        "dependencies.version",
+                    )?,
+                }),
                 other => Err(context.wrong_type("dependencies", "an array of tables", &other)),
             })
             .collect::<Result<Vec<_>, _>>()?,

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::error::{LockError, Problem};
-use crate::model::{Lock, Package, Sdist, is_valid_name, is_valid_version, normalize_name};
+use crate::model::{
+    Dependency, Lock, Package, Pin, Sdist, is_valid_name, is_valid_version, normalize_name,
+};
 
 fn top(field: &str, problem: Problem) -> LockError {
     LockError::Invalid {
@@ -31,45 +33,93 @@ pub(crate) fn lock(lock: &Lock) -> Result<(), LockError> {
     }
     tool(lock)?;
 
-    let mut versions: HashMap<&str, &str> = HashMap::new();
+    // name -> its locked versions; a name may be locked at several (one per build environment
+    // that needs another version), but only once at each, and only once outside the build group.
+    let mut versions: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut runtime: HashMap<&str, &str> = HashMap::new();
     for package in &lock.packages {
         package_alone(package)?;
-        if versions
-            .insert(package.name.as_str(), package.version.as_str())
-            .is_some()
-        {
+        let entry = versions.entry(package.name.as_str()).or_default();
+        if entry.contains(&package.version.as_str()) {
             return Err(in_package(package, "name", Problem::DuplicatePackage));
+        }
+        entry.push(package.version.as_str());
+        if !package.build_only
+            && let Some(other) = runtime.insert(package.name.as_str(), package.version.as_str())
+        {
+            return Err(in_package(
+                package,
+                "marker",
+                Problem::SeveralRuntimeVersions {
+                    versions: vec![other.to_owned(), package.version.clone()],
+                },
+            ));
         }
     }
     for package in &lock.packages {
         references(package, &versions)?;
     }
-    let by_name: HashMap<&str, &Package> = lock
+    let by_pin: HashMap<(&str, &str), &Package> = lock
         .packages
         .iter()
-        .map(|package| (package.name.as_str(), package))
+        .map(|package| ((package.name.as_str(), package.version.as_str()), package))
         .collect();
     for package in &lock.packages {
-        closures(package, &by_name)?;
+        closures(package, &by_pin, &versions)?;
     }
     build_order(lock)
+}
+
+/// The entry a dependency refers to: at its version, or the name's only entry. References were
+/// checked before, so this finds one for every dependency of a valid lock.
+fn dependency_target<'a>(
+    dependency: &Dependency,
+    by_pin: &HashMap<(&str, &str), &'a Package>,
+    versions: &HashMap<&str, Vec<&str>>,
+) -> Option<&'a Package> {
+    let version = match &dependency.version {
+        Some(version) => version.as_str(),
+        None => match versions.get(dependency.name.as_str())?.as_slice() {
+            [only] => only,
+            _ => return None,
+        },
+    };
+    by_pin.get(&(dependency.name.as_str(), version)).copied()
 }
 
 /// What a plain install or a build environment gets must be complete: a runtime package's
 /// dependencies are installed by default too (not build-only), and a build environment holds
 /// the run-time dependencies of every build requirement (build installs exactly that set).
-fn closures(package: &Package, by_name: &HashMap<&str, &Package>) -> Result<(), LockError> {
+///
+/// A package's `dependencies` lists, per name, every version it was resolved with; one name may
+/// have a runtime version and build-only ones (each build environment is resolved on its own).
+/// So a runtime package needs some runtime entry of each name it lists, and an environment some
+/// version of each name its requirements list: the versions themselves are the resolver's.
+fn closures(
+    package: &Package,
+    by_pin: &HashMap<(&str, &str), &Package>,
+    versions: &HashMap<&str, Vec<&str>>,
+) -> Result<(), LockError> {
     if !package.build_only {
-        for dependency in &package.dependencies {
-            if by_name
-                .get(dependency.as_str())
-                .is_some_and(|d| d.build_only)
-            {
+        let mut names: Vec<&str> = package
+            .dependencies
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        names.dedup();
+        for name in names {
+            let runtime = package
+                .dependencies
+                .iter()
+                .filter(|dependency| dependency.name == name)
+                .filter_map(|dependency| dependency_target(dependency, by_pin, versions))
+                .any(|target| !target.build_only);
+            if !runtime {
                 return Err(in_package(
                     package,
                     "dependencies",
                     Problem::RuntimeNeedsBuildOnly {
-                        dependency: dependency.clone(),
+                        dependency: name.to_owned(),
                     },
                 ));
             }
@@ -82,20 +132,20 @@ fn closures(package: &Package, by_name: &HashMap<&str, &Package>) -> Result<(), 
         .collect();
     for pin in &package.build_requires {
         // References were checked before: every pin names a package of the lock.
-        let Some(requirement) = by_name.get(pin.name.as_str()) else {
+        let Some(requirement) = by_pin.get(&(pin.name.as_str(), pin.version.as_str())) else {
             continue;
         };
         if let Some(missing) = requirement
             .dependencies
             .iter()
-            .find(|dependency| !environment.contains(dependency.as_str()))
+            .find(|dependency| !environment.contains(dependency.name.as_str()))
         {
             return Err(in_package(
                 package,
                 "tool.offline-build.build-requires",
                 Problem::IncompleteBuildEnvironment {
-                    requirement: pin.name.clone(),
-                    missing: missing.clone(),
+                    requirement: pin.to_string(),
+                    missing: missing.name.clone(),
                 },
             ));
         }
@@ -219,9 +269,22 @@ fn sdist(package: &Package, sdist: &Sdist) -> Result<(), LockError> {
     Ok(())
 }
 
-/// Build requirements and dependencies must name packages of this lock, at the locked version.
-fn references(package: &Package, versions: &HashMap<&str, &str>) -> Result<(), LockError> {
+/// Build requirements and dependencies must name packages of this lock, at a locked version.
+fn references(package: &Package, versions: &HashMap<&str, Vec<&str>>) -> Result<(), LockError> {
     let field = "tool.offline-build.build-requires";
+    let locked_at = |name: &str, version: &str, field: &str, entry: String| match versions.get(name)
+    {
+        None => Err(in_package(package, field, Problem::NotLocked { entry })),
+        Some(locked) if !locked.contains(&version) => Err(in_package(
+            package,
+            field,
+            Problem::PinVersionMismatch {
+                pin: entry,
+                locked: locked.join(", "),
+            },
+        )),
+        Some(_) => Ok(()),
+    };
     let mut seen = HashSet::new();
     for pin in &package.build_requires {
         let entry = format!("{}=={}", pin.name, pin.version);
@@ -229,9 +292,10 @@ fn references(package: &Package, versions: &HashMap<&str, &str>) -> Result<(), L
             return Err(in_package(package, field, Problem::BadPin { found: entry }));
         }
         normalized_name(&pin.name).map_err(|problem| in_package(package, field, problem))?;
-        if pin.name == package.name {
+        if pin.name == package.name && pin.version == package.version {
             return Err(in_package(package, field, Problem::BuildRequiresItself));
         }
+        // One environment holds one version of each name.
         if !seen.insert(pin.name.as_str()) {
             return Err(in_package(
                 package,
@@ -239,42 +303,36 @@ fn references(package: &Package, versions: &HashMap<&str, &str>) -> Result<(), L
                 Problem::DuplicateEntry { entry },
             ));
         }
-        match versions.get(pin.name.as_str()) {
-            None => return Err(in_package(package, field, Problem::NotLocked { entry })),
-            Some(locked) if *locked != pin.version => {
-                return Err(in_package(
-                    package,
-                    field,
-                    Problem::PinVersionMismatch {
-                        pin: entry,
-                        locked: (*locked).to_owned(),
-                    },
-                ));
-            }
-            Some(_) => {}
-        }
+        locked_at(&pin.name, &pin.version, field, entry)?;
     }
     let mut seen = HashSet::new();
     for dependency in &package.dependencies {
-        normalized_name(dependency)
-            .map_err(|problem| in_package(package, "dependencies", problem))?;
-        if !seen.insert(dependency.as_str()) {
+        let field = "dependencies";
+        normalized_name(&dependency.name).map_err(|problem| in_package(package, field, problem))?;
+        let entry = dependency.to_string();
+        if !seen.insert(dependency) {
             return Err(in_package(
                 package,
-                "dependencies",
-                Problem::DuplicateEntry {
-                    entry: dependency.clone(),
-                },
+                field,
+                Problem::DuplicateEntry { entry },
             ));
         }
-        if !versions.contains_key(dependency.as_str()) {
-            return Err(in_package(
-                package,
-                "dependencies",
-                Problem::NotLocked {
-                    entry: dependency.clone(),
-                },
-            ));
+        match &dependency.version {
+            Some(version) => locked_at(&dependency.name, version, field, entry)?,
+            None => match versions.get(dependency.name.as_str()) {
+                None => return Err(in_package(package, field, Problem::NotLocked { entry })),
+                Some(locked) if locked.len() > 1 => {
+                    return Err(in_package(
+                        package,
+                        field,
+                        Problem::AmbiguousDependency {
+                            name: dependency.name.clone(),
+                            versions: locked.iter().map(|v| (*v).to_owned()).collect(),
+                        },
+                    ));
+                }
+                Some(_) => {}
+            },
         }
     }
     Ok(())
@@ -283,31 +341,31 @@ fn references(package: &Package, versions: &HashMap<&str, &str>) -> Result<(), L
 fn build_order(lock: &Lock) -> Result<(), LockError> {
     let field = "tool.offline-build.build-order";
     let bad = |detail: String| top(field, Problem::BadBuildOrder { detail });
-    let mut position: HashMap<&str, usize> = HashMap::new();
-    for (index, name) in lock.tool.build_order.iter().enumerate() {
-        if lock
-            .package(name)
-            .is_none_or(|package| package.name != *name)
-        {
-            return Err(bad(format!("`{name}` is not a package of the lock")));
+    let mut position: HashMap<(&str, &str), usize> = HashMap::new();
+    for (index, pin) in lock.tool.build_order.iter().enumerate() {
+        if lock.package_at(&pin.name, &pin.version).is_none() || !is_valid_name(&pin.name) {
+            return Err(bad(format!("`{pin}` is not a package of the lock")));
         }
-        if position.insert(name.as_str(), index).is_some() {
-            return Err(bad(format!("`{name}` is listed more than once")));
+        if position
+            .insert((pin.name.as_str(), pin.version.as_str()), index)
+            .is_some()
+        {
+            return Err(bad(format!("`{pin}` is listed more than once")));
         }
     }
     for package in &lock.packages {
-        let Some(&own) = position.get(package.name.as_str()) else {
-            return Err(bad(format!("package `{}` is missing", package.name)));
+        let Some(&own) = position.get(&(package.name.as_str(), package.version.as_str())) else {
+            return Err(bad(format!("package `{}` is missing", package.pin())));
         };
         for pin in &package.build_requires {
             // References were checked before: every pin names a package of the lock.
             if position
-                .get(pin.name.as_str())
+                .get(&(pin.name.as_str(), pin.version.as_str()))
                 .is_some_and(|&other| other > own)
             {
                 return Err(bad(format!(
-                    "`{}` comes before its build requirement `{}`",
-                    package.name, pin.name
+                    "`{}` comes before its build requirement `{pin}`",
+                    package.pin()
                 )));
             }
         }
@@ -315,42 +373,48 @@ fn build_order(lock: &Lock) -> Result<(), LockError> {
     Ok(())
 }
 
-/// Kahn's algorithm over build requirements, the smallest ready name first.
-pub(crate) fn canonical_build_order(lock: &Lock) -> Result<Vec<String>, LockError> {
-    let names: BTreeSet<&str> = lock.packages.iter().map(|p| p.name.as_str()).collect();
-    let mut waiting_on: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut needed_by: HashMap<&str, Vec<&str>> = HashMap::new();
+/// Kahn's algorithm over build requirements, the smallest ready `(name, version)` first.
+pub(crate) fn canonical_build_order(lock: &Lock) -> Result<Vec<Pin>, LockError> {
+    type Node<'a> = (&'a str, &'a str);
+    let nodes: BTreeSet<Node<'_>> = lock
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str()))
+        .collect();
+    let mut waiting_on: BTreeMap<Node<'_>, usize> = BTreeMap::new();
+    let mut needed_by: HashMap<Node<'_>, Vec<Node<'_>>> = HashMap::new();
     for package in &lock.packages {
-        let requirements: BTreeSet<&str> = package
+        let node = (package.name.as_str(), package.version.as_str());
+        let requirements: BTreeSet<Node<'_>> = package
             .build_requires
             .iter()
-            .map(|pin| pin.name.as_str())
+            .map(|pin| (pin.name.as_str(), pin.version.as_str()))
             .collect();
-        *waiting_on.entry(package.name.as_str()).or_default() += requirements.len();
+        *waiting_on.entry(node).or_default() += requirements.len();
         for requirement in requirements {
-            needed_by
-                .entry(requirement)
-                .or_default()
-                .push(package.name.as_str());
+            needed_by.entry(requirement).or_default().push(node);
         }
     }
-    let mut ready: BTreeSet<&str> = waiting_on
+    let mut ready: BTreeSet<Node<'_>> = waiting_on
         .iter()
         .filter(|(_, count)| **count == 0)
-        .map(|(name, _)| *name)
+        .map(|(node, _)| *node)
         .collect();
-    let mut order = Vec::with_capacity(names.len());
-    while let Some(name) = ready.pop_first() {
-        order.push(name.to_owned());
-        waiting_on.remove(name);
-        if !names.contains(name) {
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(node) = ready.pop_first() {
+        order.push(Pin {
+            name: node.0.to_owned(),
+            version: node.1.to_owned(),
+        });
+        waiting_on.remove(&node);
+        if !nodes.contains(&node) {
             continue;
         }
-        for dependent in needed_by.get(name).map(Vec::as_slice).unwrap_or_default() {
+        for dependent in needed_by.get(&node).map(Vec::as_slice).unwrap_or_default() {
             if let Some(count) = waiting_on.get_mut(dependent) {
                 *count -= 1;
                 if *count == 0 {
-                    ready.insert(dependent);
+                    ready.insert(*dependent);
                 }
             }
         }
@@ -361,7 +425,10 @@ pub(crate) fn canonical_build_order(lock: &Lock) -> Result<Vec<String>, LockErro
         Err(top(
             "tool.offline-build.build-order",
             Problem::BuildCycle {
-                packages: waiting_on.keys().map(|name| (*name).to_owned()).collect(),
+                packages: waiting_on
+                    .keys()
+                    .map(|(name, version)| format!("{name}=={version}"))
+                    .collect(),
             },
         ))
     }

@@ -36,7 +36,11 @@ pub(crate) fn render(lock: &Lock) -> String {
     document["default-groups"] = value(Array::new());
 
     let mut packages: Vec<&Package> = lock.packages.iter().collect();
-    packages.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    packages.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| crate::model::compare_versions(&a.version, &b.version))
+    });
     let mut package_tables = ArrayOfTables::new();
     for package in packages {
         package_tables.push(package_table(package));
@@ -60,7 +64,9 @@ pub(crate) fn render(lock: &Lock) -> String {
     requirements.sort();
     ours["requirements"] = value(string_array(requirements));
     // The order is the content here: kept as given.
-    ours["build-order"] = value(string_array(tool.build_order.clone()));
+    ours["build-order"] = value(string_array(
+        tool.build_order.iter().map(ToString::to_string).collect(),
+    ));
     let mut tools = Table::new();
     tools.set_implicit(true);
     tools.insert(TOOL_NAME, Item::Table(ours));
@@ -81,11 +87,15 @@ fn package_table(package: &Package) -> Table {
         table["requires-python"] = value(requires_python.as_str());
     }
     if !package.dependencies.is_empty() {
-        let mut names = package.dependencies.clone();
-        names.sort();
-        let dependencies = names.into_iter().map(|name| {
+        let mut entries = package.dependencies.clone();
+        entries.sort();
+        entries.dedup();
+        let dependencies = entries.into_iter().map(|entry| {
             let mut dependency = InlineTable::new();
-            dependency.insert("name", name.into());
+            dependency.insert("name", entry.name.into());
+            if let Some(version) = entry.version {
+                dependency.insert("version", version.into());
+            }
             Value::InlineTable(dependency)
         });
         table["dependencies"] = value(multiline(dependencies.collect()));

@@ -6,8 +6,8 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::{pin, sample_lock};
-use ob_lock::{Lock, Pin, Problem, WriteOutcome, normalize_name};
+use common::{package, pin, sample_lock};
+use ob_lock::{Dependency, Lock, Pin, Problem, WriteOutcome, normalize_name};
 
 #[test]
 fn round_trip_is_byte_identical() {
@@ -150,9 +150,20 @@ fn lookups_by_any_spelling_and_runtime_set() {
 #[test]
 fn canonical_build_order_puts_requirements_first() {
     let lock = sample_lock();
+    let order: Vec<String> = lock
+        .canonical_build_order()
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(
-        lock.canonical_build_order().unwrap(),
-        ["flit-core", "idna", "setuptools", "requests"]
+        order,
+        [
+            "flit-core==3.12.0",
+            "idna==3.10",
+            "setuptools==80.9.0",
+            "requests==2.32.5"
+        ]
     );
     let mut cyclic = lock.clone();
     cyclic.packages[0].build_requires = vec![pin("idna", "3.10")];
@@ -160,7 +171,7 @@ fn canonical_build_order_puts_requirements_first() {
     assert_eq!(
         error.problem(),
         Some(&Problem::BuildCycle {
-            packages: vec!["flit-core".to_owned(), "idna".to_owned()]
+            packages: vec!["flit-core==3.12.0".to_owned(), "idna==3.10".to_owned()]
         })
     );
 }
@@ -330,4 +341,138 @@ fn lock_built_in_memory_in_any_order_validates_and_round_trips() {
     lock.validate().unwrap();
     let back = Lock::from_toml_str(&lock.to_toml_string(), Path::new("pylock.toml")).unwrap();
     assert_eq!(back, sample_lock());
+}
+
+/// Per-package build environments lock one name at several versions: python-dateutil's build
+/// needs setuptools-scm<8 while urllib3's needs >=8 (boto3's closure). Each version is its own
+/// entry, sorted by PEP 440 (9.2.0 before 10.0), dependencies say which version where the name
+/// is ambiguous, and a name may be a runtime package at one version and build-only at another.
+#[test]
+fn a_name_locked_at_several_versions_round_trips_in_version_order() {
+    let mut lock = sample_lock();
+    lock.packages.extend([
+        package(
+            "setuptools-scm",
+            "10.0",
+            true,
+            &[],
+            &[pin("setuptools", "80.9.0")],
+        ),
+        package(
+            "setuptools-scm",
+            "9.2.0",
+            true,
+            &[],
+            &[pin("setuptools", "80.9.0")],
+        ),
+        // idna at 3.11 is build-only, beside the runtime idna 3.10.
+        package("idna", "3.11", true, &[], &[pin("flit-core", "3.12.0")]),
+        package(
+            "python-dateutil",
+            "2.9.0",
+            false,
+            &[],
+            &[pin("setuptools", "80.9.0"), pin("setuptools-scm", "9.2.0")],
+        ),
+        package(
+            "urllib3",
+            "2.5.0",
+            false,
+            &[],
+            &[pin("idna", "3.11"), pin("setuptools-scm", "10.0")],
+        ),
+    ]);
+    lock.packages
+        .iter_mut()
+        .find(|p| p.name == "setuptools-scm" && p.version == "10.0")
+        .unwrap()
+        .dependencies = vec![Dependency {
+        name: "idna".into(),
+        version: Some("3.11".into()),
+    }];
+    // requests' dependency on idna must now say which idna.
+    lock.packages
+        .iter_mut()
+        .find(|p| p.name == "requests")
+        .unwrap()
+        .dependencies = vec![Dependency {
+        name: "idna".into(),
+        version: Some("3.10".into()),
+    }];
+    lock.tool.build_order = lock.canonical_build_order().unwrap();
+    lock.validate().unwrap();
+
+    let text = lock.to_toml_string();
+    let scm_9 = text.find("version = \"9.2.0\"").unwrap();
+    let scm_10 = text.find("version = \"10.0\"").unwrap();
+    assert!(scm_9 < scm_10, "PEP 440 order, not text order:\n{text}");
+    assert!(text.contains("dependencies = [{ name = \"idna\", version = \"3.11\" }]"));
+    let again = Lock::from_toml_str(&text, Path::new("pylock.toml")).unwrap();
+    assert_eq!(again.to_toml_string(), text);
+    assert_eq!(
+        again.package("idna").unwrap().version,
+        "3.10",
+        "the runtime one"
+    );
+    assert!(
+        again.package("setuptools-scm").is_none(),
+        "two build-only: ambiguous"
+    );
+    assert_eq!(again.packages_named("setuptools-scm").count(), 2);
+    assert!(again.package_at("setuptools-scm", "9.2.0").is_some());
+    let order: Vec<String> = again
+        .tool
+        .build_order
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let position = |pin: &str| order.iter().position(|entry| entry == pin).unwrap();
+    assert!(position("setuptools-scm==9.2.0") < position("python-dateutil==2.9.0"));
+    assert!(position("idna==3.11") < position("urllib3==2.5.0"));
+
+    // A dependency by name alone is ambiguous once the name has two versions.
+    let mut ambiguous = lock.clone();
+    ambiguous
+        .packages
+        .iter_mut()
+        .find(|p| p.name == "setuptools-scm" && p.version == "10.0")
+        .unwrap()
+        .dependencies = vec![Dependency::named("idna")];
+    let error = ambiguous.validate().unwrap_err();
+    assert!(
+        matches!(error.problem(), Some(Problem::AmbiguousDependency { name, .. }) if name == "idna"),
+        "{error}"
+    );
+    // The environment holding setuptools-scm 10.0 must hold an idna.
+    let mut incomplete = lock.clone();
+    incomplete
+        .packages
+        .iter_mut()
+        .find(|p| p.name == "urllib3")
+        .unwrap()
+        .build_requires = vec![pin("setuptools-scm", "10.0")];
+    let error = incomplete.validate().unwrap_err();
+    assert!(
+        matches!(
+            error.problem(),
+            Some(Problem::IncompleteBuildEnvironment { missing, .. }) if missing == "idna"
+        ),
+        "{error}"
+    );
+    // A runtime package may list a build-only version beside the runtime one, not alone.
+    let mut build_only_only = lock.clone();
+    build_only_only
+        .packages
+        .iter_mut()
+        .find(|p| p.name == "requests")
+        .unwrap()
+        .dependencies = vec![Dependency {
+        name: "idna".into(),
+        version: Some("3.11".into()),
+    }];
+    let error = build_only_only.validate().unwrap_err();
+    assert!(
+        matches!(error.problem(), Some(Problem::RuntimeNeedsBuildOnly { .. })),
+        "{error}"
+    );
 }

@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ob_index::{IndexClient, IndexProxy, ProxyConfig};
+use ob_index::{IndexClient, IndexProxy, Listen, ProxyConfig};
 use ob_resolve::{NoReporter, RequirementSources, ResolveOptions};
 use ob_sandbox::{Network, RunSpec, Sandbox, image};
 
@@ -35,12 +35,16 @@ async fn pip_wheel(
         .create_internal_network(&format!("offline-build-bench-{}", std::process::id()))
         .await?;
     let client = IndexClient::new(ob_index::default_index_url()?)?;
+    // A fresh store per pip run: pip's side of the benchmark starts cold, as before.
+    let store = tempfile::tempdir()?;
     let proxy = IndexProxy::start(
         client,
-        SocketAddr::new(network.gateway(), 0),
+        Listen::Tcp(SocketAddr::new(network.gateway(), 0)),
         ProxyConfig {
             exclude_newer: Some(exclude_newer),
-            cache_dir: None,
+            sdist_store: store.path().to_path_buf(),
+            serve_archives: true,
+            metadata: None,
         },
     )
     .await?;
@@ -115,6 +119,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .unwrap_or(1),
                 verify_build: true,
                 cache_dir: cache,
+                // Verification builds compile every time: the wheel cache is e2e's business.
+                wheel_cache: None,
                 build_timeout: Duration::from_secs(1800),
                 timeout: Duration::from_secs(3600),
             })

@@ -39,9 +39,11 @@ pub enum ResolveError {
         /// What was given.
         value: String,
     },
-    /// A requirement has no sdist at any version it allows.
-    #[error("`{package}`: no source distribution matches `{requirement}`{}\n\nhint: offline-build builds everything from source; pick a version that publishes an sdist, or ask the project to publish one",
-        match newest_with_sdist { Some(version) => format!(" (the newest version with an sdist is {version})"), None => " (no version of it has an sdist on this index)".to_string() })]
+    /// A requirement has no sdist at any version it allows (pip backtracked through every
+    /// version of whatever required it first).
+    #[error("`{package}`: no source distribution matches `{requirement}`{}\n{}\nhint: offline-build builds everything from source; pick a version that publishes an sdist, or ask the project to publish one",
+        match newest_with_sdist { Some(version) => format!(" (the newest version with an sdist is {version})"), None => " (no version of it has an sdist on this index)".to_string() },
+        needed_because(via))]
     NoSdist {
         /// Normalized name.
         package: String,
@@ -49,6 +51,8 @@ pub enum ResolveError {
         requirement: String,
         /// The newest version that has an sdist, if any.
         newest_with_sdist: Option<String>,
+        /// How the requirements lead to it; empty for the top-level resolution.
+        via: Box<str>,
     },
     /// A build or build hook tried to reach something other than the index.
     #[error("`{package}`: its build tried to reach the network{}\n{}{tail}\n\nfull log: {}\n\nhint: builds run without network; the package needs its network inputs vendored into its sdist",
@@ -88,13 +92,16 @@ pub enum ResolveError {
         log: PathBuf,
     },
     /// The requirements contradict each other.
-    #[error("conflicting requirements{}:\n{explanation}\n\nfull log: {}\n\nhint: loosen or remove one of the conflicting requirements",
-        if package.is_empty() { String::new() } else { format!(" for `{package}`") }, log.display())]
+    #[error("conflicting requirements{}:\n{}{explanation}\n\nfull log: {}\n\nhint: loosen or remove one of the conflicting requirements",
+        if package.is_empty() { String::new() } else { format!(" for `{package}`") }, needed_because(via), log.display())]
     Conflict {
         /// The package pip named, if any.
         package: String,
         /// pip's explanation, cleaned up.
         explanation: String,
+        /// Whose build environment it was, and how the requirements lead there; empty for the
+        /// top-level resolution.
+        via: Box<str>,
         /// The whole log.
         log: PathBuf,
     },

@@ -1,6 +1,9 @@
 //! `offline-build resolve`: discovers the complete dependency set of some requirements, build
-//! requirements included, in a scratch container whose only reachable service is our recording
-//! index proxy, and turns it into a [`ob_lock::Lock`].
+//! requirements included, and turns it into a [`ob_lock::Lock`]. pip's resolver runs in a
+//! scratch container with no network (our index proxy on a unix socket is all it reaches, and
+//! it gets metadata, never an sdist); every package's build environment is resolved on its own;
+//! every third-party hook and verification build runs in its own network-less container through
+//! the build stage's [`ob_build::Builder`].
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), ob_resolve::ResolveError> {
@@ -14,6 +17,7 @@
 //!     jobs: 2,
 //!     verify_build: true,
 //!     cache_dir: None,
+//!     wheel_cache: None,
 //!     build_timeout: std::time::Duration::from_secs(1800),
 //!     timeout: std::time::Duration::from_secs(3600),
 //! };
@@ -24,10 +28,13 @@
 
 #![forbid(unsafe_code)]
 
-pub mod driver;
+mod book;
+mod engine;
 mod error;
 pub mod input;
 mod resolve;
+pub mod sdist;
+pub mod session;
 
 pub use error::ResolveError;
 pub use input::{RequirementSources, Requirements};

@@ -1,20 +1,29 @@
-//! The resolve operation: an internal Docker network, our recording index proxy at its gateway,
-//! one scratch container running the resolve driver, and the lock made from what the driver
-//! found and what the proxy served. The container, network and proxy are gone when this returns,
-//! whatever happened.
+//! The resolve operation: our index proxy on a unix socket, the resolver session (pip only,
+//! network none) behind it, the build stage's [`Builder`] for every hook and verification
+//! build (each in a fresh container with network none), and the [`Engine`] deciding what to do
+//! next. The lock is made from what the engine found and what the proxy served and checked.
+//! Containers, the session and the proxy are gone when this returns, whatever happened.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ob_index::{IndexClient, IndexProxy, IndexUrl, ProxyConfig, ServedFile};
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
+use ob_build::driver::Mode;
+use ob_build::{Builder, BuilderOptions, StepRequest, WheelCache};
+use ob_index::{IndexClient, IndexProxy, Listen, ProxyConfig};
 use ob_lock::{Lock, LockTool, Package, Pin, Sdist};
-use ob_sandbox::{Mount, Network, OutputLine, RunSpec, Sandbox, image};
+use ob_sandbox::{Sandbox, image};
+use sha2::{Digest, Sha256};
 
 use crate::ResolveError;
-use crate::driver::{self, DriverError, DriverResult, Job};
+use crate::book::MetadataBook;
+use crate::engine::{Action, Engine, Event, Locked, lock_dependencies};
 use crate::input::Requirements;
+use crate::session::Session;
 
 /// `SOURCE_DATE_EPOCH` recorded in the lock and used by hooks and verification builds:
 /// 1980-01-01, the earliest time a zip can hold (the build stage's default too).
@@ -28,18 +37,20 @@ pub struct ResolveOptions {
     /// Image to resolve in; `None` is the default builder image.
     pub image: Option<String>,
     /// The index to resolve against.
-    pub index: IndexUrl,
+    pub index: ob_index::IndexUrl,
     /// Ignore files uploaded after this instant.
     pub exclude_newer: Option<jiff::Timestamp>,
-    /// Parallel hook runs and builds inside the container.
+    /// Hook runs and builds at once (each in its own container), and resolutions at once.
     pub jobs: usize,
-    /// Build every package in build order to prove its build environment complete.
+    /// Build every package to prove its build environment complete.
     pub verify_build: bool,
-    /// Where the proxy keeps verified sdists between runs (`None`: no cache).
+    /// Where verified sdists are kept between runs (`None`: only for this run).
     pub cache_dir: Option<PathBuf>,
-    /// Wall-clock limit for one package's hooks or build inside the container.
+    /// The wheel cache that verification builds fill and take from (`None`: none).
+    pub wheel_cache: Option<PathBuf>,
+    /// Wall-clock limit for one package's hooks or build.
     pub build_timeout: Duration,
-    /// Wall-clock limit for the whole container run.
+    /// Wall-clock limit for the resolver session.
     pub timeout: Duration,
 }
 
@@ -47,11 +58,11 @@ pub struct ResolveOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Phase {
-    /// Docker, image, network, proxy.
+    /// Docker, image, proxy, session.
     Preparing,
-    /// The runtime closure (pip's resolver, first round).
+    /// The runtime closure (the top-level resolution).
     Runtime,
-    /// Build-requirement discovery rounds.
+    /// Build environments: their resolutions and the hooks that name dynamic requirements.
     BuildRequirements,
     /// Verification builds.
     Verify,
@@ -63,7 +74,7 @@ pub trait ResolveReporter: Send + Sync {
     fn on_phase(&self, phase: Phase) {
         let _ = phase;
     }
-    /// The resolution now holds `packages` packages.
+    /// The resolution now reaches `packages` packages.
     fn on_found(&self, packages: usize) {
         let _ = packages;
     }
@@ -71,9 +82,13 @@ pub trait ResolveReporter: Send + Sync {
     fn on_discovered(&self, package: &str, done: usize) {
         let _ = (package, done);
     }
-    /// `package` was built in verification; `done` of `total`.
+    /// `package` was built in verification (or taken from the wheel cache); `done` of `total`.
     fn on_built(&self, package: &str, done: usize, total: usize) {
         let _ = (package, done, total);
+    }
+    /// Something the user should know that did not stop the resolve.
+    fn on_warning(&self, message: &str) {
+        let _ = message;
     }
 }
 
@@ -94,10 +109,10 @@ pub struct ResolveOutcome {
     pub build_only: usize,
     /// Wall-clock time.
     pub elapsed: Duration,
-    /// Packages whose metadata pip's resolver prepared itself, in an isolated build, instead of
-    /// taking it from the sdist's PKG-INFO: the result is the same, only slower. Empty with the
-    /// builder image's pip; another pip may not allow the shortcut.
-    pub pip_prepared: Vec<String>,
+    /// Verification builds that compiled.
+    pub built: usize,
+    /// Verification builds taken from the wheel cache.
+    pub from_cache: usize,
 }
 
 /// Parses `--exclude-newer`: an RFC 3339 instant, or a date meaning its midnight UTC.
@@ -121,14 +136,7 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ResolveError + '_ {
     }
 }
 
-/// Writes `contents` readable by the container's unprivileged user.
-fn write_readable(path: &Path, contents: &str) -> Result<(), ResolveError> {
-    use std::os::unix::fs::PermissionsExt;
-    fs_err::write(path, contents).map_err(io_error(path))?;
-    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o644)).map_err(io_error(path))
-}
-
-/// Runs the whole resolve. Containers, the network and the proxy are removed in every case.
+/// Runs the whole resolve. Containers, the session and the proxy are removed in every case.
 pub async fn resolve(
     options: &ResolveOptions,
     reporter: &dyn ResolveReporter,
@@ -137,203 +145,258 @@ pub async fn resolve(
     let started = Instant::now();
     reporter.on_phase(Phase::Preparing);
     let sandbox = Sandbox::connect().await?;
-    // Containers and networks of an earlier run that was killed before it could clean up.
+    // Containers of an earlier run that was killed before it could clean up.
     sandbox.remove_leftovers().await?;
     let image = image::require(&sandbox, options.image.as_deref()).await?;
 
-    // The work directory outlives a failed run, so that the logs it names can be read.
+    // The work directory outlives a failed run, so that the logs it names can be read. It is
+    // the invoking user's alone (0700): the proxy's socket is in it.
     let work = tempfile::Builder::new()
         .prefix("offline-build-resolve-")
         .tempdir()
         .map_err(io_error(&std::env::temp_dir()))?;
-    let stage = work.path().join("stage");
-    let out = work.path().join("out");
-    for directory in [work.path(), &stage] {
-        fs_err::create_dir_all(directory).map_err(io_error(directory))?;
-        fs_err::set_permissions(directory, std::fs::Permissions::from_mode(0o755))
-            .map_err(io_error(directory))?;
-    }
-    fs_err::create_dir_all(&out).map_err(io_error(&out))?;
-    write_readable(&stage.join("driver.py"), driver::DRIVER)?;
-    write_readable(&stage.join("audit.py"), driver::AUDIT)?;
-    write_readable(&stage.join("build_driver.py"), driver::BUILD_DRIVER)?;
-    let pth = work.path().join("audit.pth");
-    write_readable(&pth, &driver::audit_pth())?;
+    let socket_dir = work.path().join("socket");
+    fs_err::create_dir_all(&socket_dir).map_err(io_error(&socket_dir))?;
+    fs_err::set_permissions(work.path(), std::fs::Permissions::from_mode(0o700))
+        .map_err(io_error(work.path()))?;
+    let socket = socket_dir.join("index.sock");
+    let store = options
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| work.path().join("sdists"));
 
-    let network_name = format!(
-        "offline-build-resolve-{}-{}",
-        std::process::id(),
-        jiff::Timestamp::now().as_nanosecond() % 1_000_000_000
-    );
-    let network = sandbox.create_internal_network(&network_name).await?;
-    let client = match IndexClient::new(options.index.clone()) {
-        Ok(client) => client,
-        Err(err) => {
-            let _ = network.remove().await;
-            return Err(err.into());
-        }
-    };
-    let proxy = match IndexProxy::start(
+    let book = Arc::new(MetadataBook::default());
+    let client = IndexClient::new(options.index.clone())?;
+    let proxy = IndexProxy::start(
         client,
-        SocketAddr::new(network.gateway(), 0),
+        Listen::Unix(socket.clone()),
         ProxyConfig {
             exclude_newer: options.exclude_newer,
-            cache_dir: options.cache_dir.clone(),
+            sdist_store: store,
+            // The session gets metadata and pages, never an sdist: pip builds nothing.
+            serve_archives: false,
+            metadata: Some(book.clone()),
         },
     )
-    .await
-    {
-        Ok(proxy) => proxy,
+    .await?;
+    let builder = Builder::new(BuilderOptions {
+        executor: Arc::new(sandbox.clone()),
+        image: image.id.clone(),
+        image_digest: image.digest.clone(),
+        source_date_epoch: SOURCE_DATE_EPOCH,
+        timeout: options.build_timeout,
+        jobs: options.jobs.max(1),
+        cache: options.wheel_cache.clone().map(WheelCache::new),
+        scratch: work.path().join("steps"),
+    })
+    .map_err(|err| ResolveError::Driver {
+        message: format!("could not prepare the build steps: {err}"),
+        log: None,
+    })?;
+    let session = Session::start(
+        &sandbox,
+        &image.id,
+        &socket,
+        work.path(),
+        options.jobs.max(1),
+        options.timeout,
+    )?;
+    let mut engine = Engine::new(
+        &options.requirements.requirements,
+        &options.requirements.constraints,
+        options.verify_build,
+        book,
+    );
+    let context = Context {
+        proxy: &proxy,
+        builder: &builder,
+        session: &session,
+        logs: work.path().join("logs"),
+    };
+    let result = run(&mut engine, &context, reporter).await;
+    let refused = proxy.refused();
+    session.stop().await;
+    proxy.stop().await;
+    let (built, from_cache) = match result {
+        Ok(counts) => counts,
         Err(err) => {
-            let _ = network.remove().await;
-            return Err(err.into());
+            let kept = work.keep();
+            return Err(explain(err, &refused, &kept));
         }
     };
-
-    let job = Job {
-        index_url: proxy.simple_url(),
-        allow_host: network.gateway().to_string(),
-        requirements: options.requirements.requirements.clone(),
-        constraints: options.requirements.constraints.clone(),
-        jobs: options.jobs.max(1),
-        verify: options.verify_build,
-        build_driver: format!("{}/build_driver.py", driver::STAGE_DIR),
-        audit: format!("{}/audit.py", driver::STAGE_DIR),
-        source_date_epoch: SOURCE_DATE_EPOCH,
-        build_timeout: options.build_timeout.as_secs().max(1),
-        out: driver::OUT_DIR.to_string(),
-    };
-    // Serialising a struct of strings, numbers and booleans cannot fail.
-    let job_json = serde_json::to_string_pretty(&job).unwrap_or_default();
-    let run = async {
-        write_readable(&stage.join("job.json"), &job_json)?;
-        let mut spec = RunSpec::new(
-            image.reference.as_str(),
-            vec![
-                "python3".into(),
-                format!("{}/driver.py", driver::STAGE_DIR),
-                format!("{}/job.json", driver::STAGE_DIR),
-            ],
-            "resolve",
-        );
-        spec.inputs.push(Mount::new(&stage, driver::STAGE_DIR));
-        spec.inputs.push(Mount::new(&pth, driver::AUDIT_PTH));
-        spec.output = Some(Mount::new(&out, driver::OUT_DIR));
-        spec.network = Network::Named(network.name().to_string());
-        // Read by the audit hook at interpreter start-up, the driver's own included.
-        spec.env
-            .insert("OB_ALLOW_HOST".into(), network.gateway().to_string());
-        spec.timeout = options.timeout;
-        // Each parallel build gets what one build container of the build stage gets; the sdists,
-        // wheels and source trees of the whole resolve live in /tmp, which counts against memory.
-        let jobs = i64::try_from(options.jobs.max(1)).unwrap_or(1);
-        spec.limits.memory_bytes = spec.limits.memory_bytes.saturating_mul(jobs);
-        spec.limits.tmp_bytes = spec.limits.tmp_bytes.saturating_mul(jobs);
-        spec.limits.pids = spec.limits.pids.saturating_mul(jobs);
-        let mut last_lines: Vec<String> = Vec::new();
-        let outcome = sandbox
-            .run(&spec, |line| {
-                let text = match line {
-                    OutputLine::Stdout(text) | OutputLine::Stderr(text) => text,
-                };
-                if let Some(event) = text.strip_prefix("offline-build-progress ") {
-                    report_progress(reporter, event);
-                } else {
-                    last_lines.push(text);
-                    if last_lines.len() > 20 {
-                        last_lines.remove(0);
-                    }
-                }
-            })
-            .await?;
-        Ok::<_, ResolveError>((outcome, last_lines))
-    }
-    .await;
-    let refused = proxy.refused();
-    let served = proxy.served();
-    proxy.stop().await;
-    let removed = network.remove().await;
-    let (outcome, last_lines) = run?;
-    removed?;
-
-    let result_path = out.join("result.json");
-    let result: Option<DriverResult> = fs_err::read_to_string(&result_path)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok());
-    let keep_logs = |work: tempfile::TempDir| work.keep();
-    let Some(mut result) = result else {
-        let kept = keep_logs(work);
-        let why = if outcome.timed_out {
-            format!("it ran longer than {} s", options.timeout.as_secs())
-        } else if outcome.oom_killed {
-            "it ran out of memory".to_string()
-        } else {
-            format!(
-                "it exited with code {} without a result:\n{}",
-                outcome.exit_code,
-                last_lines.join("\n")
-            )
-        };
-        return Err(ResolveError::Driver {
-            message: why,
-            log: Some(kept.join("out/logs")),
-        });
-    };
-    if let Some(error) = result.error {
-        let kept = keep_logs(work);
-        return Err(driver_error(error, &kept, &refused));
-    }
-    let pip_prepared = std::mem::take(&mut result.pip_prepared);
-    let lock = make_lock(options, &image, result, &served)?;
-    let runtime = lock
-        .packages
-        .iter()
-        .filter(|package| !package.build_only)
-        .count();
+    let locked = engine.finish()?;
+    let lock = make_lock(options, &image, &locked)?;
+    let runtime = lock.runtime_packages().count();
     Ok(ResolveOutcome {
         runtime,
         build_only: lock.packages.len() - runtime,
         lock,
         elapsed: started.elapsed(),
-        pip_prepared,
+        built,
+        from_cache,
     })
 }
 
-fn report_progress(reporter: &dyn ResolveReporter, event: &str) {
-    let Ok(event) = serde_json::from_str::<serde_json::Value>(event) else {
-        return;
-    };
-    let count = |key: &str| event[key].as_u64().unwrap_or(0) as usize;
-    match event["event"].as_str() {
-        Some("phase") => match event["phase"].as_str() {
-            Some("runtime") => reporter.on_phase(Phase::Runtime),
-            Some("build-requirements") => reporter.on_phase(Phase::BuildRequirements),
-            Some("verify") => reporter.on_phase(Phase::Verify),
-            _ => {}
-        },
-        Some("found") => reporter.on_found(count("packages")),
-        Some("discovered") => {
-            reporter.on_discovered(event["package"].as_str().unwrap_or(""), count("done"))
+/// What the steps of one resolve share.
+struct Context<'a> {
+    proxy: &'a IndexProxy,
+    builder: &'a Builder,
+    session: &'a Session,
+    logs: PathBuf,
+}
+
+/// The engine's loop: start what it asks for, take in what comes back, until it is done.
+/// Returns how many verification builds compiled and how many came from the cache.
+async fn run(
+    engine: &mut Engine,
+    context: &Context<'_>,
+    reporter: &dyn ResolveReporter,
+) -> Result<(usize, usize), ResolveError> {
+    let mut running: FuturesUnordered<BoxFuture<'_, Result<Event, ResolveError>>> =
+        FuturesUnordered::new();
+    let (mut built, mut from_cache) = (0, 0);
+    let mut phase = Phase::Runtime;
+    reporter.on_phase(phase);
+    let mut discovered = BTreeSet::new();
+    loop {
+        let plan = engine.plan()?;
+        for action in plan.actions {
+            if matches!(
+                action,
+                Action::Step {
+                    mode: Mode::Build,
+                    ..
+                }
+            ) && phase != Phase::Verify
+            {
+                phase = Phase::Verify;
+                reporter.on_phase(phase);
+            } else if matches!(action, Action::Step { .. } | Action::Inspect { .. })
+                && phase == Phase::Runtime
+            {
+                phase = Phase::BuildRequirements;
+                reporter.on_phase(phase);
+            }
+            running.push(start(action, context));
         }
-        Some("built") => reporter.on_built(
-            event["package"].as_str().unwrap_or(""),
-            count("done"),
-            count("total"),
-        ),
-        _ => {}
+        reporter.on_found(engine.reachable());
+        if plan.done {
+            return Ok((built, from_cache));
+        }
+        let Some(event) = running.next().await else {
+            return Err(engine.stuck());
+        };
+        let event = event?;
+        if let Event::Stepped { node, outcome, .. } = &event {
+            if let ob_build::StepResult::Wheel(wheel) = &outcome.result {
+                if wheel.from_cache {
+                    from_cache += 1;
+                } else {
+                    built += 1;
+                }
+            }
+            if discovered.insert(node.clone()) {
+                reporter.on_discovered(&node.name, discovered.len());
+            }
+        }
+        let stepped = match &event {
+            Event::Stepped { node, .. } => Some(node.name.clone()),
+            _ => None,
+        };
+        for warning in engine.apply(event)? {
+            reporter.on_warning(&warning);
+        }
+        if let Some(name) = stepped {
+            reporter.on_built(&name, engine.built(), engine.reachable());
+        }
     }
 }
 
-/// Maps a log path inside the container (`/out/logs/x.log`) to the kept host copy.
-fn host_log(work: &Path, log: Option<&str>) -> PathBuf {
-    match log.and_then(|log| log.strip_prefix(&format!("{}/", driver::OUT_DIR))) {
-        Some(relative) => work.join("out").join(relative),
-        None => work.join("out/logs"),
+/// The future that carries out one action.
+fn start<'a>(
+    action: Action,
+    context: &'a Context<'_>,
+) -> BoxFuture<'a, Result<Event, ResolveError>> {
+    match action {
+        Action::Resolve { key, epoch } => Box::pin(async move {
+            let answer = context
+                .session
+                .resolve(&key.requirements, &key.constraints)
+                .await?;
+            Ok(Event::Resolved { key, epoch, answer })
+        }),
+        Action::Inspect { node, filename } => Box::pin(async move {
+            let result = match context.proxy.sdist(&node.name, &filename).await {
+                Err(err) => return Err(ResolveError::Index(err)),
+                Ok((path, served)) => {
+                    let book_path = path.clone();
+                    let name = served.filename.clone();
+                    let facts = tokio::task::spawn_blocking(move || -> Result<_, String> {
+                        let book = crate::sdist::read(&book_path, &name)?;
+                        Ok(Arc::new(book))
+                    })
+                    .await
+                    .map_err(|join| join.to_string())
+                    .and_then(|facts| facts);
+                    facts.map(|facts| (path, served, facts))
+                }
+            };
+            Ok(Event::Inspected { node, result })
+        }),
+        Action::Step {
+            node,
+            env,
+            mode,
+            sdist,
+            environment,
+        } => Box::pin(async move {
+            let kind = if mode == Mode::Build {
+                "build"
+            } else {
+                "hooks"
+            };
+            let log = context.logs.join(format!(
+                "{kind}-{}-{}-{}.log",
+                node.name,
+                node.version,
+                env_tag(&env.requirements)
+            ));
+            let outcome = context
+                .builder
+                .step(StepRequest {
+                    name: &node.name,
+                    version: &node.version,
+                    sdist: &sdist,
+                    environment: &environment,
+                    mode,
+                    log: &log,
+                    use_cache: true,
+                })
+                .await
+                .map_err(|err| ResolveError::Driver {
+                    message: format!("could not run a step of `{node}`: {err}"),
+                    log: Some(log.clone()),
+                })?;
+            Ok(Event::Stepped {
+                node,
+                env,
+                mode,
+                outcome: Box::new(outcome),
+                log,
+            })
+        }),
     }
 }
 
-fn driver_error(error: DriverError, work: &Path, refused: &[ob_index::Refusal]) -> ResolveError {
-    // An index that served bad bytes explains any failure that follows it.
+/// A short tag of an environment for log names.
+fn env_tag(requirements: &[String]) -> String {
+    let digest = Sha256::digest(requirements.join("\n").as_bytes());
+    hex::encode(&digest[..6])
+}
+
+/// An index that served bad bytes explains any failure that follows it; log paths inside the
+/// session container become host paths.
+fn explain(err: ResolveError, refused: &[ob_index::Refusal], work: &Path) -> ResolveError {
     let upstream: Vec<String> = refused
         .iter()
         .filter(|refusal| refusal.reason.contains("hash mismatch"))
@@ -344,88 +407,86 @@ fn driver_error(error: DriverError, work: &Path, refused: &[ob_index::Refusal]) 
             reasons: upstream.join("\n"),
         };
     }
-    let log = host_log(work, error.log.as_deref());
-    let tail = error.tail.clone().unwrap_or_default();
-    match error.kind.as_str() {
-        "no-sdist" => ResolveError::NoSdist {
-            package: error.package,
-            requirement: error.requirement.unwrap_or_default(),
-            newest_with_sdist: error
-                .sdist_versions
-                .and_then(|versions| versions.last().cloned()),
+    let host = |log: PathBuf| match log.strip_prefix("/out") {
+        Ok(relative) => work.join("session").join(relative),
+        Err(_) => log,
+    };
+    match err {
+        ResolveError::Conflict {
+            package,
+            explanation,
+            via,
+            log,
+        } => ResolveError::Conflict {
+            package,
+            explanation,
+            via,
+            log: host(log),
         },
-        "network" => ResolveError::NeedsNetwork {
-            package: error.package,
-            via: error.via.unwrap_or_default().into(),
-            host: error.host,
+        ResolveError::BuildFailed {
+            package,
+            via,
+            message,
             tail,
             log,
-        },
-        "cycle" => ResolveError::Cycle {
-            cycle: error.cycle.unwrap_or_default(),
-        },
-        "conflict" => ResolveError::Conflict {
-            package: error.package,
-            explanation: error.message,
-            log,
-        },
-        "hook-failed" | "build-failed" | "bad-sdist" => ResolveError::BuildFailed {
-            package: error.package,
-            via: error.via.unwrap_or_default().into(),
-            message: error.message,
+        } => ResolveError::BuildFailed {
+            package,
+            via,
+            message,
             tail,
-            log,
+            log: host(log),
         },
-        _ => ResolveError::Driver {
-            message: error.message,
-            log: Some(log),
+        ResolveError::Driver { message, log } => ResolveError::Driver {
+            message,
+            log: log.map(host),
         },
+        other => other,
     }
 }
 
 fn make_lock(
     options: &ResolveOptions,
     image: &image::ImageInfo,
-    result: DriverResult,
-    served: &BTreeMap<String, ServedFile>,
+    locked: &[Locked],
 ) -> Result<Lock, ResolveError> {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for entry in locked {
+        *counts.entry(entry.pin.name.as_str()).or_default() += 1;
+    }
+    let several: BTreeSet<String> = counts
+        .iter()
+        .filter(|(_, count)| **count > 1)
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
     let mut packages = Vec::new();
-    for package in result.packages {
-        // Only what our proxy served and checked goes into the lock; the driver's word is not enough.
-        let Some(file) = served.get(&package.filename) else {
-            return Err(ResolveError::Driver {
-                message: format!(
-                    "the driver named `{}` for `{}`, which the index proxy never served",
-                    package.filename, package.name
-                ),
-                log: None,
-            });
-        };
-        if file.project != package.name {
+    for entry in locked {
+        let file = &entry.sdist;
+        if file.project != entry.pin.name {
             return Err(ResolveError::Driver {
                 message: format!(
                     "`{}` was served for project `{}`, not `{}`",
-                    package.filename, file.project, package.name
+                    file.filename, file.project, entry.pin.name
                 ),
                 log: None,
             });
         }
-        if let Some(allowed) = options.requirements.hashes.get(&package.name)
+        if entry.runtime
+            && let Some(allowed) = options.requirements.hashes.get(&entry.pin.name)
             && !allowed.contains(&file.sha256)
         {
             return Err(ResolveError::HashMismatch {
-                package: package.name,
+                package: entry.pin.name.clone(),
                 filename: file.filename.clone(),
                 allowed: allowed.iter().cloned().collect(),
                 found: file.sha256.clone(),
             });
         }
         packages.push(Package {
-            name: package.name,
-            version: package.version,
-            requires_python: package.requires_python,
-            build_only: !package.runtime,
-            dependencies: package.dependencies,
+            name: entry.pin.name.clone(),
+            version: entry.pin.version.clone(),
+            requires_python: entry.requires_python.clone(),
+            build_only: !entry.runtime,
+            dependencies: lock_dependencies(&entry.dependencies, &several),
             sdist: Sdist {
                 filename: file.filename.clone(),
                 url: Some(file.url.clone()),
@@ -434,39 +495,45 @@ fn make_lock(
                 size: file.size,
                 sha256: file.sha256.clone(),
             },
-            build_requires: package
+            build_requires: entry
                 .build_requires
-                .into_iter()
+                .iter()
                 .map(|pin| Pin {
-                    name: pin.name,
-                    version: pin.version,
+                    name: pin.name.clone(),
+                    version: pin.version.clone(),
                 })
                 .collect(),
             ..Package::default()
         });
     }
-    packages.sort_by(|a, b| a.name.cmp(&b.name));
-    let lock = Lock {
+    packages.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| ob_lock::compare_versions(&a.version, &b.version))
+    });
+    let mut lock = Lock {
         requires_python: None,
         packages,
         tool: LockTool {
             image: image.reference.clone(),
             image_digest: image.digest.clone(),
-            python_version: result.python_version,
-            platform: result.platform,
+            python_version: image.python_version.clone(),
+            platform: image.platform.clone(),
             index_url: options.index.to_string(),
             exclude_newer: options.exclude_newer.map(|time| time.to_string()),
-            build_verified: result.verified,
+            build_verified: options.verify_build,
             source_date_epoch: SOURCE_DATE_EPOCH,
             requirements: options.requirements.requirements.clone(),
-            build_order: result.build_order,
+            build_order: Vec::new(),
         },
         ..Lock::default()
     };
-    lock.validate().map_err(|err| ResolveError::Driver {
+    let invalid = |err: ob_lock::LockError| ResolveError::Driver {
         message: format!("the resolved lock does not validate: {err}"),
         log: None,
-    })?;
+    };
+    lock.tool.build_order = lock.canonical_build_order().map_err(invalid)?;
+    lock.validate().map_err(invalid)?;
     Ok(lock)
 }
 

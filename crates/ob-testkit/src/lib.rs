@@ -1,7 +1,7 @@
 //! Test support shared by the crates' integration tests: the builder image the tests run in,
 //! sdists packed from `fixtures/`, a package index served on loopback, a connection-counting
-//! listener, and tests re-run in a
-//! child process. Not shipped.
+//! listener, tests re-run in a child process, and host Python tools pinned in a venv. Not
+//! shipped.
 
 #![forbid(unsafe_code)]
 
@@ -9,6 +9,7 @@ pub mod child;
 pub mod image;
 pub mod index;
 pub mod listener;
+pub mod python;
 pub mod sdist;
 
 /// The repository's top directory (for `fixtures/` and `stages/`).

@@ -306,7 +306,7 @@ pub fn fixture_package(fixture: &Fixture<'_>, packed: &PackedSdist) -> ob_lock::
         dependencies: fixture
             .dependencies
             .iter()
-            .map(|name| (*name).to_owned())
+            .map(|name| ob_lock::Dependency::named(*name))
             .collect(),
         sdist: Sdist {
             filename: packed.filename.clone(),

@@ -104,6 +104,10 @@ pub struct ResolveArgs {
     /// what this resolve gives (for CI, with --exclude-newer).
     #[arg(long)]
     pub locked: bool,
+    /// Neither take wheels from the wheel cache nor store the verification builds' wheels in it
+    /// (then `build` compiles everything again).
+    #[arg(long)]
+    pub no_cache: bool,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
@@ -155,6 +159,9 @@ pub struct BuildArgs {
     /// Install the runtime set from the output into a fresh network-less container and import it.
     #[arg(long)]
     pub verify_install: bool,
+    /// Build every package, taking nothing from the wheel cache and storing nothing in it.
+    #[arg(long)]
+    pub no_cache: bool,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,

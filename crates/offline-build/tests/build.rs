@@ -12,6 +12,8 @@ fn offline_build(project: &Project, extra: &[&str]) -> Output {
     let lockfile = project.dir.path().join("pylock.toml");
     project.lock.write(&lockfile).unwrap();
     Command::new(env!("CARGO_BIN_EXE_offline-build"))
+        // A wheel cache of the project's own: another test's wheels must not stand in.
+        .env("XDG_CACHE_HOME", project.dir.path().join("cache"))
         .arg("build")
         .arg("--lock")
         .arg(&lockfile)
@@ -56,7 +58,7 @@ fn builds_then_finds_everything_up_to_date() {
     eprintln!("{text}");
     assert!(text.contains("built      greet 1.0 in "), "{text}");
     assert!(
-        text.contains("3 built, 0 up to date, 0 failed, 0 skipped"),
+        text.contains("3 built, 0 from the wheel cache, 0 up to date, 0 failed, 0 skipped"),
         "{text}"
     );
     assert!(
@@ -69,7 +71,7 @@ fn builds_then_finds_everything_up_to_date() {
     let text = stderr(&again);
     eprintln!("{text}");
     assert!(
-        text.contains("0 built, 3 up to date, 0 failed, 0 skipped"),
+        text.contains("0 built, 0 from the wheel cache, 3 up to date, 0 failed, 0 skipped"),
         "{text}"
     );
 }

@@ -1,7 +1,9 @@
-//! End to end against the real package index (where pip would look): resolve `requests` from
-//! source and check that its build closure was found, fetch every sdist, build them all, then
-//! install and import the result in a container with no network. It skips, saying why, only when
-//! the index cannot be reached at all.
+//! End to end against the real package index (where pip would look): resolve `boto3` and
+//! `requests` from source (their build environments disagree: python-dateutil's build needs
+//! `setuptools_scm<8`, urllib3's `>=8`), fetch every sdist, build (which takes every wheel from
+//! the cache resolve's verification builds filled), build once more with no cache (every wheel
+//! compiled again, bit for bit the same), then install and import the result in a container
+//! with no network. It skips, saying why, only when the index cannot be reached at all.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -26,6 +28,8 @@ fn index_reachable() -> Result<(), String> {
 fn offline_build(dir: &Path, args: &[&str]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_offline-build"))
         .current_dir(dir)
+        // The run's own sdist and wheel caches, shared by its steps and by nothing else.
+        .env("XDG_CACHE_HOME", dir.join("cache"))
         .args(args)
         .output()
         .unwrap();
@@ -38,7 +42,7 @@ fn offline_build(dir: &Path, args: &[&str]) -> Output {
 }
 
 #[test]
-fn resolves_fetches_builds_and_imports_requests_offline() {
+fn resolves_fetches_builds_and_imports_boto3_and_requests_offline() {
     if let Err(reason) = index_reachable() {
         eprintln!("SKIPPED: the package index cannot be reached: {reason}");
         return;
@@ -49,7 +53,8 @@ fn resolves_fetches_builds_and_imports_requests_offline() {
         dir.path(),
         &[
             "resolve",
-            "requests",
+            "boto3",
+            "requests==2.32.5",
             "--exclude-newer",
             "2026-11-01T00:00:00Z",
             "--jobs",
@@ -59,111 +64,126 @@ fn resolves_fetches_builds_and_imports_requests_offline() {
     );
     assert_eq!(resolved.status.code(), Some(0));
     let summary: serde_json::Value = serde_json::from_slice(&resolved.stdout).unwrap();
-    // pip resolved from the sdists' metadata alone: it built nothing of its own.
-    assert_eq!(
-        summary["pip_prepared"],
-        serde_json::json!([]),
-        "{summary:#}"
-    );
     let lock_path = dir.path().join("pylock.toml");
     let lock = ob_lock::Lock::read(&lock_path).unwrap();
     assert!(lock.tool.build_verified);
+    // Every package verified once, each wheel kept for `build`.
+    assert_eq!(
+        summary["built"].as_u64().unwrap() + summary["from_cache"].as_u64().unwrap(),
+        lock.packages.len() as u64,
+        "{summary:#}"
+    );
     let runtime: Vec<&str> = lock
         .runtime_packages()
         .map(|package| package.name.as_str())
         .collect();
-    assert_eq!(
-        runtime,
-        [
-            "certifi",
-            "charset-normalizer",
-            "idna",
-            "requests",
-            "urllib3"
-        ]
-    );
-    let build_only: Vec<&str> = lock
-        .build_only_packages()
-        .map(|package| package.name.as_str())
-        .collect();
     for expected in [
-        "flit-core",
-        "hatch-vcs",
-        "hatchling",
-        "packaging",
-        "pathspec",
-        "pluggy",
-        "setuptools",
-        "setuptools-scm",
-        "trove-classifiers",
+        "boto3",
+        "botocore",
+        "certifi",
+        "charset-normalizer",
+        "idna",
+        "jmespath",
+        "python-dateutil",
+        "requests",
+        "s3transfer",
+        "six",
+        "urllib3",
     ] {
         assert!(
-            build_only.contains(&expected),
-            "{expected} missing from {build_only:?}"
+            runtime.contains(&expected),
+            "{expected} missing from {runtime:?}"
         );
     }
-    let urllib3 = lock.package("urllib3").unwrap();
-    let environment: Vec<&str> = urllib3
-        .build_requires
-        .iter()
-        .map(|pin| pin.name.as_str())
-        .collect();
-    assert!(
-        environment.contains(&"hatchling") && environment.contains(&"hatch-vcs"),
-        "{environment:?}"
-    );
+    // The reason per-package build environments exist: two setuptools-scm, one per build.
+    let scm = |name: &str| -> String {
+        lock.package(name)
+            .unwrap()
+            .build_requires
+            .iter()
+            .find(|pin| pin.name == "setuptools-scm")
+            .unwrap_or_else(|| panic!("{name} is built without setuptools-scm"))
+            .version
+            .clone()
+    };
+    let (dateutil_scm, urllib3_scm) = (scm("python-dateutil"), scm("urllib3"));
+    assert!(dateutil_scm.starts_with("7."), "{dateutil_scm}");
+    assert!(!urllib3_scm.starts_with("7."), "{urllib3_scm}");
+    assert_eq!(lock.packages_named("setuptools-scm").count(), 2);
+    assert!(lock.packages_named("setuptools-scm").all(|p| p.build_only));
     // Every package comes after its whole build environment.
     for package in &lock.packages {
-        let position = |name: &str| {
+        let position = |pin: &ob_lock::Pin| {
             lock.tool
                 .build_order
                 .iter()
-                .position(|entry| entry == name)
+                .position(|entry| entry == pin)
                 .unwrap()
         };
         for pin in &package.build_requires {
             assert!(
-                position(&pin.name) < position(&package.name),
-                "{} before {}",
-                pin.name,
-                package.name
+                position(pin) < position(&package.pin()),
+                "{pin} before {}",
+                package.pin()
             );
         }
     }
 
     let fetched = offline_build(dir.path(), &["fetch"]);
     assert_eq!(fetched.status.code(), Some(0));
-    let built = offline_build(dir.path(), &["build", "--verify-install", "--json"]);
+    // Right after resolve, build compiles nothing: every wheel comes from the cache.
+    let built = offline_build(dir.path(), &["build", "--json"]);
     assert_eq!(built.status.code(), Some(0));
-
-    let report: serde_json::Value = serde_json::from_slice(&built.stdout).unwrap();
-    let packages = report["packages"].as_array().unwrap();
-    let find = |name: &str| {
-        packages
-            .iter()
-            .find(|package| package["name"] == name)
-            .unwrap_or_else(|| panic!("no {name} in the report"))
-    };
-    // requests is built with setuptools, itself built from its sdist in this run.
-    let requests = find("requests");
-    let setuptools = find("setuptools");
-    assert_eq!(requests["status"], "built");
-    assert!(
-        requests["build-requires"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(
-                |used| used["name"] == "setuptools" && used["sha256"] == setuptools["wheel-sha256"]
-            ),
-        "{requests:#}"
+    let cached: serde_json::Value = serde_json::from_slice(&built.stdout).unwrap();
+    for package in cached["packages"].as_array().unwrap() {
+        assert_eq!(package["status"], "cached", "{package:#}");
+    }
+    // With no cache, everything is compiled again from its sdist, offline, to the same bytes.
+    let rebuilt = offline_build(
+        dir.path(),
+        &[
+            "build",
+            "--no-cache",
+            "--out",
+            "dist-again",
+            "--verify-install",
+            "--json",
+        ],
     );
+    assert_eq!(rebuilt.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&rebuilt.stdout).unwrap();
+    let packages = report["packages"].as_array().unwrap();
+    let first = cached["packages"].as_array().unwrap();
     for package in packages {
         assert_eq!(package["status"], "built", "{package:#}");
+        let earlier = first
+            .iter()
+            .find(|p| p["name"] == package["name"] && p["version"] == package["version"])
+            .unwrap();
+        assert_eq!(
+            package["wheel-sha256"], earlier["wheel-sha256"],
+            "{} is not the wheel resolve built",
+            package["name"]
+        );
     }
+    // requests is built with a setuptools that was itself built from its sdist in this run.
+    let requests = packages.iter().find(|p| p["name"] == "requests").unwrap();
+    let setuptools_used = requests["build-requires"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|used| used["name"] == "setuptools")
+        .unwrap();
+    assert!(
+        packages.iter().any(|p| p["name"] == "setuptools"
+            && p["version"] == setuptools_used["version"]
+            && p["wheel-sha256"] == setuptools_used["sha256"]),
+        "{requests:#}"
+    );
     // And it installs from dist/ alone and imports, in a container with no network.
-    assert_eq!(report["verify-install"]["ok"], true);
+    assert_eq!(report["verify-install"]["ok"], true, "{report:#}");
     let modules = report["verify-install"]["modules"].as_array().unwrap();
-    assert!(modules.iter().any(|module| module == "requests"));
-    assert!(dir.path().join("dist/build-report.json").is_file());
+    for module in ["boto3", "requests", "dateutil"] {
+        assert!(modules.iter().any(|m| m == module), "{module}: {modules:?}");
+    }
 }

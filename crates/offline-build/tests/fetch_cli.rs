@@ -74,10 +74,7 @@ impl Project {
                 }
             })
             .collect::<Vec<Package>>();
-        let build_order = packages
-            .iter()
-            .map(|package| package.name.clone())
-            .collect();
+        let build_order = packages.iter().map(Package::pin).collect();
         let lock = Lock {
             packages,
             tool: LockTool {

@@ -98,6 +98,7 @@ pub fn copy_fixture(name: &str, into: &Path) -> PathBuf {
 pub struct Recorder {
     pub done: Mutex<Vec<(PackageReport, Vec<String>)>>,
     pub dropped: Mutex<Vec<(String, String, String)>>,
+    pub warnings: Mutex<Vec<String>>,
 }
 
 impl Reporter for Recorder {
@@ -106,6 +107,10 @@ impl Reporter for Recorder {
             .lock()
             .unwrap()
             .push((package.clone(), log_tail.to_vec()));
+    }
+
+    fn on_warning(&self, message: &str) {
+        self.warnings.lock().unwrap().push(message.to_owned());
     }
 
     fn on_dropped(&self, name: &str, _version: &str, file: &str, reason: &str) {

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use ob_lock::{Lock, LockTool, Package, Pin, Sdist};
+use ob_lock::{Dependency, Lock, LockTool, Package, Pin, Sdist};
 
 /// A fake but well-formed sha256 derived from `seed`, so each package has its own.
 pub fn digest(seed: &str) -> String {
@@ -40,7 +40,7 @@ pub fn package(
         version: version.to_owned(),
         requires_python: Some(">=3.8".to_owned()),
         build_only,
-        dependencies: dependencies.iter().map(|d| (*d).to_owned()).collect(),
+        dependencies: dependencies.iter().map(|d| Dependency::named(*d)).collect(),
         sdist: Sdist {
             url: Some(format!("http://127.0.0.1:8000/files/{filename}")),
             filename,
@@ -82,10 +82,10 @@ pub fn sample_lock() -> Lock {
             source_date_epoch: 315532800,
             requirements: vec!["requests>=2".to_owned()],
             build_order: vec![
-                "flit-core".to_owned(),
-                "idna".to_owned(),
-                "setuptools".to_owned(),
-                "requests".to_owned(),
+                pin("flit-core", "3.12.0"),
+                pin("idna", "3.10"),
+                pin("setuptools", "80.9.0"),
+                pin("requests", "2.32.5"),
             ],
         },
         foreign: Default::default(),

@@ -23,6 +23,11 @@ pub async fn exec(args: BuildArgs, printer: &Printer) -> anyhow::Result<Exit> {
     options.timeout = Duration::from_secs(args.timeout.max(1));
     options.check_reproducible = args.check_reproducible;
     options.verify_install = args.verify_install;
+    options.cache = if args.no_cache {
+        None
+    } else {
+        ob_build::WheelCache::default_root()
+    };
 
     let reporter = BarReporter::new(printer, &args.out);
     // On Ctrl-C or SIGTERM the build is dropped, which removes its containers; wheels already
@@ -82,8 +87,9 @@ fn print_summary(report: &BuildReport, args: &BuildArgs, printer: &Printer, elap
             .count()
     };
     printer.info(format!(
-        "{} built, {} up to date, {} failed, {} skipped in {:.1}s; wheels in {}",
+        "{} built, {} from the wheel cache, {} up to date, {} failed, {} skipped in {:.1}s; wheels in {}",
         count(PackageStatus::Built),
+        count(PackageStatus::Cached),
         count(PackageStatus::UpToDate),
         count(PackageStatus::Failed) + count(PackageStatus::TimedOut),
         count(PackageStatus::Skipped),
@@ -204,6 +210,7 @@ impl Reporter for BarReporter {
                 package.duration_seconds
             )),
             PackageStatus::UpToDate => self.line(format!("  up to date {what}")),
+            PackageStatus::Cached => self.line(format!("  cached     {what}")),
             PackageStatus::Skipped => self.line(format!("  skipped    {what}")),
             PackageStatus::Failed | PackageStatus::TimedOut => {
                 let mut text = format!(
@@ -243,6 +250,14 @@ impl Reporter for BarReporter {
 
     fn on_phase(&self, phase: &str) {
         self.line(format!("{phase}..."));
+    }
+
+    fn on_warning(&self, message: &str) {
+        if self.bar.is_hidden() {
+            self.printer.warn(message);
+        } else {
+            self.bar.println(format!("warning: {message}"));
+        }
     }
 }
 

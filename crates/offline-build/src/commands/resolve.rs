@@ -62,6 +62,11 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
         jobs,
         verify_build: !args.no_verify_build,
         cache_dir: cache_dir(),
+        wheel_cache: if args.no_cache {
+            None
+        } else {
+            ob_build::WheelCache::default_root()
+        },
         build_timeout: Duration::from_secs(args.timeout),
         timeout: TIMEOUT,
     };
@@ -93,20 +98,18 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
             "runtime": outcome.runtime,
             "build_only": outcome.build_only,
             "build_verified": outcome.lock.tool.build_verified,
-            "build_order": outcome.lock.tool.build_order,
+            "build_order": outcome
+                .lock
+                .tool
+                .build_order
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             "seconds": outcome.elapsed.as_secs_f64(),
-            "pip_prepared": outcome.pip_prepared,
+            "built": outcome.built,
+            "from_cache": outcome.from_cache,
         });
         println!("{summary:#}");
-    }
-    if !outcome.pip_prepared.is_empty() {
-        printer.warn(format!(
-            "pip's resolver built the metadata of {} itself instead of reading it from the sdist \
-             (the image's pip does not allow the shortcut); the lock is the same, but resolve was \
-             slower, and those hooks ran under the audit hook only, without the seccomp filter \
-             that keeps builds from the network",
-            outcome.pip_prepared.join(", ")
-        ));
     }
     printer.info(format!(
         "Resolved {} runtime package(s) and {} build-only in {:.1}s{}; {} `{}`",
@@ -114,9 +117,16 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
         outcome.build_only,
         outcome.elapsed.as_secs_f64(),
         if outcome.lock.tool.build_verified {
-            ", every package built once to verify"
+            if outcome.from_cache > 0 {
+                format!(
+                    ", every package verified ({} built, {} from the wheel cache)",
+                    outcome.built, outcome.from_cache
+                )
+            } else {
+                ", every package built once to verify".to_owned()
+            }
         } else {
-            " (verification builds skipped)"
+            " (verification builds skipped)".to_owned()
         },
         match written {
             ob_lock::WriteOutcome::Written => "wrote",
@@ -248,7 +258,7 @@ impl SpinnerReporter {
 impl ResolveReporter for SpinnerReporter {
     fn on_phase(&self, phase: Phase) {
         self.start(match phase {
-            Phase::Preparing => "Starting the index proxy and the scratch container",
+            Phase::Preparing => "Starting the index proxy and the resolver session",
             Phase::Runtime => "Resolving the runtime closure (sdists only)",
             Phase::BuildRequirements => "Discovering build requirements",
             Phase::Verify => "Verification builds",
@@ -272,5 +282,9 @@ impl ResolveReporter for SpinnerReporter {
         self.message(format!(
             "Verification builds: {done}/{total} built (last: {package})"
         ));
+    }
+
+    fn on_warning(&self, message: &str) {
+        let _ = self.progress.println(format!("warning: {message}"));
     }
 }

@@ -1,0 +1,235 @@
+//! One `offline-build build` run: check the wheelhouse and the image against the lock before
+//! any container starts, build through the scheduler, then the optional checks, and the report.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ob_lock::Lock;
+use ob_sandbox::Sandbox;
+
+use crate::cache::WheelCache;
+use crate::driver;
+use crate::error::BuildError;
+use crate::graph::BuildGraph;
+use crate::progress::Reporter;
+use crate::report::BuildReport;
+use crate::schedule::{LOGS_DIR, Run};
+use crate::step::{Builder, BuilderOptions};
+
+/// What to build where, and how.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Directory holding the sdists (checked against the lock before anything runs).
+    pub wheelhouse: PathBuf,
+    /// Directory that receives the wheels, `build-report.json` and `logs/`.
+    pub out: PathBuf,
+    /// Image to build in; default: the lock's image, else the default builder image.
+    pub image: Option<String>,
+    /// Builds running at once.
+    pub jobs: usize,
+    /// Wall-clock limit of one package's build.
+    pub timeout: Duration,
+    /// Build everything a second time in fresh containers and compare the wheels.
+    pub check_reproducible: bool,
+    /// Install the runtime set from the output in a fresh network-less container and import it.
+    pub verify_install: bool,
+    /// The wheel cache to take wheels from and store them in; `None` builds everything.
+    pub cache: Option<PathBuf>,
+}
+
+impl BuildOptions {
+    /// Defaults: one job per core, 30 minutes per package, no extra checks, no wheel cache.
+    pub fn new(wheelhouse: impl Into<PathBuf>, out: impl Into<PathBuf>) -> BuildOptions {
+        BuildOptions {
+            wheelhouse: wheelhouse.into(),
+            out: out.into(),
+            image: None,
+            jobs: std::thread::available_parallelism().map_or(2, usize::from),
+            timeout: Duration::from_secs(1800),
+            check_reproducible: false,
+            verify_install: false,
+            cache: None,
+        }
+    }
+}
+
+/// Builds every package of `lock`. Returns the report (also written to
+/// `<out>/build-report.json`), in which packages that failed are marked; an `Err` means the
+/// build could not start or could not go on (bad wheelhouse, image, Docker).
+pub async fn build(
+    lock: &Lock,
+    options: &BuildOptions,
+    reporter: &dyn Reporter,
+) -> Result<BuildReport, BuildError> {
+    let graph = BuildGraph::from_lock(lock)?;
+    verify_sdists(lock, &options.wheelhouse).await?;
+
+    let sandbox = Sandbox::connect()
+        .await
+        .map_err(sandbox_error("connecting to Docker"))?;
+    // A build killed outright (SIGKILL, a crash) could not remove its containers; do it now.
+    sandbox
+        .remove_leftovers()
+        .await
+        .map_err(sandbox_error("removing containers left by killed runs"))?;
+    let image = options
+        .image
+        .clone()
+        .or_else(|| Some(lock.tool.image.clone()).filter(|image| !image.is_empty()))
+        .unwrap_or_else(|| ob_sandbox::image::DEFAULT_IMAGE.to_owned());
+    let info = ob_sandbox::image::require(&sandbox, Some(&image))
+        .await
+        .map_err(sandbox_error(&format!("looking up the image `{image}`")))?;
+    if !lock.tool.image_digest.is_empty() && lock.tool.image_digest != info.digest {
+        return Err(BuildError::ImageMismatch {
+            image,
+            locked: lock.tool.image_digest.clone(),
+            actual: info.digest,
+        });
+    }
+
+    let out = &options.out;
+    let logs = out.join(LOGS_DIR);
+    fs_err::create_dir_all(&logs).map_err(BuildError::io("create", &logs))?;
+    let source_date_epoch = match lock.tool.source_date_epoch {
+        0 => driver::DEFAULT_SOURCE_DATE_EPOCH,
+        epoch => epoch,
+    };
+    let builder = Builder::new(BuilderOptions {
+        executor: Arc::new(sandbox),
+        // The image ID, fixed for the whole run, so a re-tag in the middle changes nothing.
+        image: info.id.clone(),
+        image_digest: info.digest.clone(),
+        source_date_epoch,
+        timeout: options.timeout,
+        jobs: options.jobs,
+        cache: options.cache.clone().map(WheelCache::new),
+        scratch: out.clone(),
+    })?;
+    let run = Run {
+        lock,
+        builder: &builder,
+        reporter,
+        out,
+        wheelhouse: &options.wheelhouse,
+        image: &image,
+        source_date_epoch,
+        jobs: options.jobs,
+        use_cache: options.cache.is_some(),
+    };
+    let previous = BuildReport::read(out);
+    let (packages, fatal) = run.build_all(&graph, previous.as_ref()).await;
+    let mut report = run.report(packages);
+    remove_stale_wheels(out, &report)?;
+    if fatal.is_none() && report.unsuccessful().next().is_none() {
+        if options.check_reproducible {
+            reporter.on_phase("checking reproducibility");
+            run.check_reproducible(&mut report).await?;
+        }
+        if options.verify_install {
+            reporter.on_phase("verifying the install");
+            report.verify_install = Some(run.verify_install(&report).await?);
+        }
+    }
+    report.write(out)?;
+    match fatal {
+        Some(err) => Err(err),
+        None => Ok(report),
+    }
+}
+
+/// Checks every sdist against the lock (size and full sha256) before any container starts.
+async fn verify_sdists(lock: &Lock, wheelhouse: &Path) -> Result<(), BuildError> {
+    let owned_lock = lock.clone();
+    let owned_wheelhouse = wheelhouse.to_owned();
+    let check = tokio::task::spawn_blocking(move || {
+        ob_fetch::verify_wheelhouse(&owned_lock, &owned_wheelhouse)
+    })
+    .await
+    .map_err(|join| BuildError::io("check", wheelhouse)(std::io::Error::other(join)))?
+    .map_err(|source| BuildError::WheelhouseCheck {
+        wheelhouse: wheelhouse.to_owned(),
+        source,
+    })?;
+    let mut wrong: Vec<String> = check
+        .wrong
+        .iter()
+        .map(|wrong| format!("{}: {}", wrong.filename, wrong.reason()))
+        .collect();
+    wrong.extend(manifest_disagreements(lock, wheelhouse)?);
+    if check.missing.is_empty() && wrong.is_empty() {
+        return Ok(());
+    }
+    Err(BuildError::Wheelhouse {
+        wheelhouse: wheelhouse.to_owned(),
+        missing: check.missing,
+        wrong,
+    })
+}
+
+/// Where fetch's manifest (if the wheelhouse has one) records a file differently from the lock:
+/// the wheelhouse was fetched for another lock, or edited since.
+fn manifest_disagreements(lock: &Lock, wheelhouse: &Path) -> Result<Vec<String>, BuildError> {
+    if !wheelhouse.join(ob_fetch::MANIFEST_FILE).is_file() {
+        // A wheelhouse filled by hand has none; the files themselves were verified above.
+        return Ok(Vec::new());
+    }
+    let manifest =
+        ob_fetch::Manifest::read(wheelhouse).map_err(|source| BuildError::WheelhouseCheck {
+            wheelhouse: wheelhouse.to_owned(),
+            source,
+        })?;
+    let mut disagreements = Vec::new();
+    for package in &lock.packages {
+        let sdist = &package.sdist;
+        let Some(entry) = manifest
+            .files
+            .iter()
+            .find(|entry| entry.filename == sdist.filename)
+        else {
+            continue;
+        };
+        if entry.sha256 != sdist.sha256
+            || entry.size != sdist.size
+            || entry.name != package.name
+            || entry.version != package.version
+        {
+            disagreements.push(format!(
+                "{}: the wheelhouse manifest records {} {} with sha256 {}, the lock says {} {} with sha256 {}",
+                sdist.filename,
+                entry.name,
+                entry.version,
+                entry.sha256,
+                package.name,
+                package.version,
+                sdist.sha256
+            ));
+        }
+    }
+    Ok(disagreements)
+}
+
+fn sandbox_error(action: &str) -> impl FnOnce(ob_sandbox::SandboxError) -> BuildError {
+    let action = action.to_owned();
+    move |source| BuildError::Sandbox { action, source }
+}
+
+/// Removes wheels from the output directory that no package of this report owns (older
+/// versions, packages gone from the lock, failed rebuilds), so `out/*.whl` is the built set.
+fn remove_stale_wheels(out: &Path, report: &BuildReport) -> Result<(), BuildError> {
+    let owned: Vec<&str> = report
+        .packages
+        .iter()
+        .filter(|package| package.status.has_wheel())
+        .filter_map(|package| package.wheel.as_deref())
+        .collect();
+    for entry in fs_err::read_dir(out).map_err(BuildError::io("list", out))? {
+        let entry = entry.map_err(BuildError::io("list", out))?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.ends_with(".whl") && !owned.contains(&file.as_str()) {
+            fs_err::remove_file(entry.path()).map_err(BuildError::io("remove", entry.path()))?;
+        }
+    }
+    Ok(())
+}

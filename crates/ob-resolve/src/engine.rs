@@ -1,0 +1,1018 @@
+//! The resolve engine: what to do next, and what the answers mean. It is pure state (no I/O):
+//! [`Engine::plan`] says which resolutions, sdist reads and build steps to start, the driver
+//! loop in resolve.rs runs them, and [`Engine::apply`] takes in what came back.
+//!
+//! The model. A node is one `(name, version)`. The top-level resolution pins the runtime set.
+//! Every node's build environment is resolved on its own, as pip and uv do: first from its
+//! static `[build-system].requires`; its hooks then run there and name their dynamic
+//! requirements; when those change the environment, it is resolved again from static plus
+//! dynamic, and the package is built in that. So one name may be locked at several versions.
+//! A build step can only run once every package of its environment has its wheel, built in
+//! that package's own final environment. A build's METADATA that differs from what pip was told
+//! replaces it, and every resolution that used it is done again.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ob_build::driver::Mode;
+use ob_build::{
+    BuildFailure, EnvWheel, ProducedWheel, SdistInput, StepOutcome, StepResult, UsedWheel,
+};
+use ob_index::ServedFile;
+use ob_lock::{Dependency, Pin};
+
+use crate::ResolveError;
+use crate::book::MetadataBook;
+use crate::sdist::SdistFacts;
+use crate::session::{Answer, Resolution, SessionError};
+
+/// Corrections of metadata after which a resolve that still changes is going round in circles.
+const MAX_CORRECTIONS: u64 = 1000;
+
+/// What one resolution is asked: requirements (sorted, unique) and constraints.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EnvKey {
+    /// PEP 508 strings.
+    pub requirements: Vec<String>,
+    /// Constraint strings (the top-level resolution's only: build environments are resolved
+    /// from their own requirements, as pip resolves them).
+    pub constraints: Vec<String>,
+}
+
+impl EnvKey {
+    fn build_environment<'a>(parts: impl IntoIterator<Item = &'a String>) -> EnvKey {
+        let mut requirements: Vec<String> = parts.into_iter().cloned().collect();
+        requirements.sort();
+        requirements.dedup();
+        EnvKey {
+            requirements,
+            constraints: Vec::new(),
+        }
+    }
+}
+
+/// Something the driver loop is to start.
+#[derive(Debug)]
+pub enum Action {
+    /// Resolve these requirements in the session.
+    Resolve {
+        /// What.
+        key: EnvKey,
+        /// The metadata epoch it starts at.
+        epoch: u64,
+    },
+    /// Fetch (verified) and read this node's sdist.
+    Inspect {
+        /// The node.
+        node: Pin,
+        /// Its sdist's file name.
+        filename: String,
+    },
+    /// Run a step of this node in this environment.
+    Step {
+        /// The node.
+        node: Pin,
+        /// Its environment's key.
+        env: EnvKey,
+        /// Requirements, metadata or a wheel.
+        mode: Mode,
+        /// Its verified sdist.
+        sdist: SdistInput,
+        /// The environment's wheels.
+        environment: Vec<EnvWheel>,
+    },
+}
+
+/// What came back.
+#[derive(Debug)]
+pub enum Event {
+    /// A resolution's answer.
+    Resolved {
+        /// What was asked.
+        key: EnvKey,
+        /// The epoch it started at.
+        epoch: u64,
+        /// The answer.
+        answer: Answer,
+    },
+    /// A node's sdist, verified, and what it says.
+    Inspected {
+        /// The node.
+        node: Pin,
+        /// Where the sdist is, and what the proxy recorded, or why it could not be read.
+        result: Result<(PathBuf, ServedFile, Arc<SdistFacts>), String>,
+    },
+    /// A step's outcome.
+    Stepped {
+        /// The node.
+        node: Pin,
+        /// Its environment.
+        env: EnvKey,
+        /// What it was asked to do.
+        mode: Mode,
+        /// The outcome and the step's log.
+        outcome: Box<StepOutcome>,
+        /// The log on the host.
+        log: PathBuf,
+    },
+}
+
+/// Where the engine stands after [`Engine::plan`].
+#[derive(Debug)]
+pub struct Plan {
+    /// What to start now.
+    pub actions: Vec<Action>,
+    /// Every node is complete: [`Engine::finish`] gives the result.
+    pub done: bool,
+}
+
+/// One locked package of the result.
+#[derive(Debug, Clone)]
+pub struct Locked {
+    /// Name and version.
+    pub pin: Pin,
+    /// The sdist as the proxy served and checked it.
+    pub sdist: ServedFile,
+    /// `Requires-Python` of its file.
+    pub requires_python: Option<String>,
+    /// In the top-level resolution.
+    pub runtime: bool,
+    /// Its dependencies, with the versions they were resolved at.
+    pub dependencies: Vec<(String, BTreeSet<String>)>,
+    /// Its final build environment.
+    pub build_requires: Vec<Pin>,
+}
+
+enum ResState {
+    Requested,
+    Done {
+        epoch: u64,
+        resolution: Arc<Resolution>,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum Outcome {
+    /// Requirements or metadata, reported.
+    Done,
+    /// Its hooks asked for what the environment lacked.
+    Missing(Vec<String>),
+    /// A wheel.
+    Wheel(Box<ProducedWheel>),
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    mode: Mode,
+    reported: Option<Vec<String>>,
+    outcome: Outcome,
+}
+
+impl Record {
+    fn satisfies(&self, goal: Mode) -> bool {
+        match (&self.outcome, goal) {
+            (Outcome::Missing(_), _) => false,
+            (Outcome::Wheel(_), _) => true,
+            (Outcome::Done, goal) => self.mode >= goal && goal != Mode::Build,
+        }
+    }
+}
+
+struct Node {
+    filename: String,
+    requires_python: Option<String>,
+    inspecting: bool,
+    sdist: Option<(PathBuf, ServedFile, Arc<SdistFacts>)>,
+    records: HashMap<EnvKey, Record>,
+    stepping: bool,
+}
+
+/// How a node stands.
+enum Status {
+    Complete,
+    Waiting,
+}
+
+/// The engine of one resolve.
+pub struct Engine {
+    verify: bool,
+    top: EnvKey,
+    book: Arc<MetadataBook>,
+    nodes: BTreeMap<Pin, Node>,
+    resolutions: HashMap<EnvKey, ResState>,
+    epoch: u64,
+    /// By sdist file name: the epoch of its last correction.
+    changed: HashMap<String, u64>,
+    /// Nodes waiting for wheels, with what they wait on (for naming a cycle).
+    waits: BTreeMap<Pin, Vec<Pin>>,
+    reachable: BTreeSet<Pin>,
+}
+
+fn pin(name: &str, version: &str) -> Pin {
+    Pin {
+        name: name.to_owned(),
+        version: version.to_owned(),
+    }
+}
+
+fn pins_of(resolution: &Resolution) -> BTreeSet<Pin> {
+    resolution
+        .pins
+        .iter()
+        .map(|p| pin(&p.name, &p.version))
+        .collect()
+}
+
+impl Engine {
+    /// An engine for `requirements` under `constraints`; `verify` builds every package.
+    pub fn new(
+        requirements: &[String],
+        constraints: &[String],
+        verify: bool,
+        book: Arc<MetadataBook>,
+    ) -> Engine {
+        Engine {
+            verify,
+            top: EnvKey {
+                requirements: requirements.to_vec(),
+                constraints: constraints.to_vec(),
+            },
+            book,
+            nodes: BTreeMap::new(),
+            resolutions: HashMap::new(),
+            epoch: 0,
+            changed: HashMap::new(),
+            waits: BTreeMap::new(),
+            reachable: BTreeSet::new(),
+        }
+    }
+
+    /// Packages the current resolutions reach.
+    pub fn reachable(&self) -> usize {
+        self.reachable.len()
+    }
+
+    /// Packages that have their wheel in their final environment.
+    pub fn built(&self) -> usize {
+        self.reachable
+            .iter()
+            .filter(|node| self.final_wheel(node).is_some())
+            .count()
+    }
+
+    /// The resolution of `key` if it is done and nothing it pinned was corrected since.
+    fn fresh(&self, key: &EnvKey) -> Option<Arc<Resolution>> {
+        match self.resolutions.get(key)? {
+            ResState::Done { epoch, resolution } => {
+                let stale = resolution.pins.iter().any(|pinned| {
+                    self.changed
+                        .get(&pinned.filename)
+                        .is_some_and(|changed| changed > epoch)
+                });
+                (!stale).then(|| resolution.clone())
+            }
+            ResState::Requested => None,
+        }
+    }
+
+    /// [`Engine::fresh`], asking for it when it is neither fresh nor asked for.
+    fn want(&mut self, key: &EnvKey, actions: &mut Vec<Action>) -> Option<Arc<Resolution>> {
+        if let Some(resolution) = self.fresh(key) {
+            return Some(resolution);
+        }
+        if !matches!(self.resolutions.get(key), Some(ResState::Requested)) {
+            self.resolutions.insert(key.clone(), ResState::Requested);
+            actions.push(Action::Resolve {
+                key: key.clone(),
+                epoch: self.epoch,
+            });
+        }
+        None
+    }
+
+    fn add_nodes(&mut self, resolution: &Resolution) {
+        for pinned in &resolution.pins {
+            self.nodes
+                .entry(pin(&pinned.name, &pinned.version))
+                .or_insert_with(|| Node {
+                    filename: pinned.filename.clone(),
+                    requires_python: pinned.requires_python.clone(),
+                    inspecting: false,
+                    sdist: None,
+                    records: HashMap::new(),
+                    stepping: false,
+                });
+        }
+    }
+
+    fn static_key(&self, node: &Pin) -> Option<EnvKey> {
+        let facts = &self.nodes.get(node)?.sdist.as_ref()?.2;
+        Some(EnvKey::build_environment(&facts.build_requires))
+    }
+
+    /// What its hooks named in its static environment, once a step ran there.
+    fn reported(&self, node: &Pin, static_key: &EnvKey) -> Option<Vec<String>> {
+        self.nodes
+            .get(node)?
+            .records
+            .get(static_key)?
+            .reported
+            .clone()
+    }
+
+    /// The key of its final build environment, once it is known and fresh: the static one,
+    /// unless its dynamic requirements make another.
+    fn final_env(&self, node: &Pin) -> Option<(EnvKey, Arc<Resolution>)> {
+        let static_key = self.static_key(node)?;
+        let static_env = self.fresh(&static_key)?;
+        let reported = self.reported(node, &static_key)?;
+        if reported.is_empty() {
+            return Some((static_key, static_env));
+        }
+        let facts = &self.nodes.get(node)?.sdist.as_ref()?.2;
+        let full_key = EnvKey::build_environment(facts.build_requires.iter().chain(&reported));
+        let full_env = self.fresh(&full_key)?;
+        if pins_of(&full_env) == pins_of(&static_env) {
+            Some((static_key, static_env))
+        } else {
+            Some((full_key, full_env))
+        }
+    }
+
+    /// Its wheel, built in its final environment.
+    fn final_wheel(&self, node: &Pin) -> Option<&ProducedWheel> {
+        let (key, _) = self.final_env(node)?;
+        match &self.nodes.get(node)?.records.get(&key)?.outcome {
+            Outcome::Wheel(wheel) => Some(&**wheel),
+            _ => None,
+        }
+    }
+
+    fn goal(&self, node: &Pin, needed: &BTreeSet<Pin>) -> Mode {
+        if self.verify || needed.contains(node) {
+            return Mode::Build;
+        }
+        match self.nodes.get(node) {
+            Some(state) if self.book.trusted(&state.filename) => Mode::Requires,
+            _ => Mode::Metadata,
+        }
+    }
+
+    /// What to start now, or that everything is done.
+    pub fn plan(&mut self) -> Result<Plan, ResolveError> {
+        let mut actions = Vec::new();
+        if self.epoch > MAX_CORRECTIONS {
+            return Err(ResolveError::Driver {
+                message: format!(
+                    "the resolution did not settle after {MAX_CORRECTIONS} corrections of metadata"
+                ),
+                log: None,
+            });
+        }
+        let top_key = self.top.clone();
+        let Some(top) = self.want(&top_key, &mut actions) else {
+            return Ok(Plan {
+                actions,
+                done: false,
+            });
+        };
+        self.add_nodes(&top);
+
+        // What the current resolutions reach, and which wheels build environments need: to a
+        // fixpoint, since a package needed as a wheel must be built, which needs its own
+        // environment.
+        let mut reachable: BTreeSet<Pin> = pins_of(&top);
+        let mut needed: BTreeSet<Pin> = BTreeSet::new();
+        loop {
+            let before = (reachable.len(), needed.len());
+            for node in reachable.clone() {
+                let goal = self.goal(&node, &needed);
+                let Some(static_key) = self.static_key(&node) else {
+                    continue;
+                };
+                // Its hooks run in the static environment: those wheels are needed.
+                let mut environments = vec![(static_key.clone(), true)];
+                // The full one is locked in any case; its wheels are needed only where the
+                // package's metadata or wheel is made in it.
+                if let Some(reported) = self.reported(&node, &static_key)
+                    && !reported.is_empty()
+                    && let Some(facts) = self.nodes.get(&node).and_then(|n| n.sdist.as_ref())
+                {
+                    let facts = facts.2.clone();
+                    environments.push((
+                        EnvKey::build_environment(facts.build_requires.iter().chain(&reported)),
+                        goal >= Mode::Metadata,
+                    ));
+                }
+                for (key, wheels_needed) in environments {
+                    if let Some(environment) = self.want(&key, &mut actions) {
+                        self.add_nodes(&environment);
+                        for member in pins_of(&environment) {
+                            if wheels_needed {
+                                needed.insert(member.clone());
+                            }
+                            reachable.insert(member);
+                        }
+                    }
+                }
+            }
+            if (reachable.len(), needed.len()) == before {
+                break;
+            }
+        }
+        self.reachable = reachable.clone();
+
+        self.waits.clear();
+        let mut complete = true;
+        for node in &reachable {
+            let goal = self.goal(node, &needed);
+            if let Status::Waiting = self.advance(node, goal, &mut actions)? {
+                complete = false;
+            }
+        }
+        let done = complete && actions.is_empty();
+        Ok(Plan { actions, done })
+    }
+
+    /// Moves one node on: its sdist, then a step in the environment it needs.
+    fn advance(
+        &mut self,
+        node: &Pin,
+        goal: Mode,
+        actions: &mut Vec<Action>,
+    ) -> Result<Status, ResolveError> {
+        let Some(state) = self.nodes.get_mut(node) else {
+            return Ok(Status::Waiting);
+        };
+        if state.sdist.is_none() {
+            if !state.inspecting {
+                state.inspecting = true;
+                actions.push(Action::Inspect {
+                    node: node.clone(),
+                    filename: state.filename.clone(),
+                });
+            }
+            return Ok(Status::Waiting);
+        }
+        let Some(static_key) = self.static_key(node) else {
+            return Ok(Status::Waiting);
+        };
+        let Some(static_env) = self.fresh(&static_key) else {
+            return Ok(Status::Waiting);
+        };
+        if pins_of(&static_env).contains(node) {
+            return Err(ResolveError::Cycle {
+                cycle: vec![node.name.clone(), node.name.clone()],
+            });
+        }
+        // The environment to work in: the final one when known, else the static one, where
+        // the first step learns what the hooks want.
+        let (key, environment) = match self.reported(node, &static_key) {
+            None => (static_key.clone(), static_env),
+            Some(_) => {
+                let Some((key, environment)) = self.final_env(node) else {
+                    // The full environment is being resolved.
+                    return Ok(Status::Waiting);
+                };
+                // Knowing the environment is all a package needs whose PKG-INFO can be trusted
+                // and whose wheel nothing needs.
+                if goal == Mode::Requires {
+                    return Ok(Status::Complete);
+                }
+                if let Some(record) = self.nodes.get(node).and_then(|n| n.records.get(&key)) {
+                    if key != static_key {
+                        self.check_consistent(node, &key, record)?;
+                    }
+                    if let Outcome::Missing(requirements) = &record.outcome {
+                        return Err(self.step_error(
+                            node,
+                            record.mode,
+                            &BuildFailure::MissingBuildRequirements {
+                                requirements: requirements.clone(),
+                            },
+                            String::new(),
+                            PathBuf::new(),
+                        ));
+                    }
+                    if record.satisfies(goal) {
+                        return Ok(Status::Complete);
+                    }
+                }
+                (key, environment)
+            }
+        };
+        let Some(state) = self.nodes.get(node) else {
+            return Ok(Status::Waiting);
+        };
+        if state.stepping {
+            return Ok(Status::Waiting);
+        }
+        let mut wheels = Vec::new();
+        let mut lacking = Vec::new();
+        for member in pins_of(&environment) {
+            match self.final_wheel(&member) {
+                Some(wheel) => wheels.push(EnvWheel {
+                    wheel: UsedWheel {
+                        name: member.name.clone(),
+                        version: member.version.clone(),
+                        wheel: wheel.filename.clone(),
+                        sha256: wheel.sha256.clone(),
+                    },
+                    path: wheel.path.clone(),
+                }),
+                None => lacking.push(member),
+            }
+        }
+        if !lacking.is_empty() {
+            self.waits.insert(node.clone(), lacking);
+            return Ok(Status::Waiting);
+        }
+        let Some(state) = self.nodes.get_mut(node) else {
+            return Ok(Status::Waiting);
+        };
+        let Some((path, served, _)) = &state.sdist else {
+            return Ok(Status::Waiting);
+        };
+        state.stepping = true;
+        actions.push(Action::Step {
+            node: node.clone(),
+            env: key,
+            mode: goal,
+            sdist: SdistInput {
+                path: path.clone(),
+                filename: served.filename.clone(),
+                sha256: served.sha256.clone(),
+            },
+            environment: wheels,
+        });
+        Ok(Status::Waiting)
+    }
+
+    /// A step in the full environment must name the requirements that made it: hooks that
+    /// name other ones in other environments cannot be locked.
+    fn check_consistent(
+        &self,
+        node: &Pin,
+        key: &EnvKey,
+        record: &Record,
+    ) -> Result<(), ResolveError> {
+        let Some(reported) = &record.reported else {
+            return Ok(());
+        };
+        let Some(facts) = self.nodes.get(node).and_then(|n| n.sdist.as_ref()) else {
+            return Ok(());
+        };
+        let again = EnvKey::build_environment(facts.2.build_requires.iter().chain(reported));
+        if &again == key {
+            return Ok(());
+        }
+        Err(ResolveError::BuildFailed {
+            package: node.name.clone(),
+            via: self.why(node).into(),
+            message: format!(
+                "get_requires_for_build_wheel names other requirements in other build environments: {:?} here, {:?} before",
+                reported, key.requirements
+            ),
+            tail: String::new(),
+            log: PathBuf::new(),
+        })
+    }
+
+    /// Only cycles are left when nothing runs and nothing can start: name one.
+    pub fn stuck(&self) -> ResolveError {
+        let waits: BTreeMap<&Pin, Vec<&Pin>> = self
+            .waits
+            .iter()
+            .map(|(node, on)| {
+                (
+                    node,
+                    on.iter().filter(|o| self.waits.contains_key(*o)).collect(),
+                )
+            })
+            .collect();
+        for start in waits.keys() {
+            let mut path = vec![*start];
+            let mut current = *start;
+            while let Some(next) = waits.get(current).and_then(|on| on.first()) {
+                if let Some(position) = path.iter().position(|seen| seen == next) {
+                    let mut cycle: Vec<String> =
+                        path[position..].iter().map(|p| p.name.clone()).collect();
+                    cycle.push(next.name.clone());
+                    return ResolveError::Cycle { cycle };
+                }
+                path.push(next);
+                current = next;
+            }
+        }
+        ResolveError::Driver {
+            message: format!(
+                "the resolve stalled with {} package(s) waiting and none of them in a cycle",
+                self.waits.len()
+            ),
+            log: None,
+        }
+    }
+
+    /// Takes in what came back. Returns warnings for the user.
+    pub fn apply(&mut self, event: Event) -> Result<Vec<String>, ResolveError> {
+        match event {
+            Event::Resolved { key, epoch, answer } => match answer {
+                Ok(resolution) => {
+                    self.resolutions.insert(
+                        key,
+                        ResState::Done {
+                            epoch,
+                            resolution: Arc::new(resolution),
+                        },
+                    );
+                    Ok(Vec::new())
+                }
+                Err(error) => Err(self.resolution_error(&key, error)),
+            },
+            Event::Inspected { node, result } => {
+                let state = self.nodes.get_mut(&node).ok_or_else(|| unknown(&node))?;
+                state.inspecting = false;
+                match result {
+                    Ok(sdist) => {
+                        state.sdist = Some(sdist);
+                        Ok(Vec::new())
+                    }
+                    Err(problem) => {
+                        let message = format!(
+                            "its sdist `{}` could not be read: {problem}",
+                            state.filename
+                        );
+                        Err(ResolveError::BuildFailed {
+                            package: node.name.clone(),
+                            via: self.why(&node).into(),
+                            message,
+                            tail: String::new(),
+                            log: PathBuf::new(),
+                        })
+                    }
+                }
+            }
+            Event::Stepped {
+                node,
+                env,
+                mode,
+                outcome,
+                log,
+            } => {
+                let warnings = outcome.warnings.clone();
+                let filename = {
+                    let state = self.nodes.get_mut(&node).ok_or_else(|| unknown(&node))?;
+                    state.stepping = false;
+                    state.filename.clone()
+                };
+                let reported = outcome.build_requirements.clone();
+                let (record_outcome, metadata) =
+                    match outcome.result {
+                        StepResult::Wheel(wheel) => {
+                            let metadata = wheel.metadata.clone();
+                            (Outcome::Wheel(Box::new(wheel)), Some(metadata))
+                        }
+                        StepResult::Requirements => (Outcome::Done, None),
+                        StepResult::Metadata(metadata) => (Outcome::Done, Some(metadata)),
+                        StepResult::Failed(BuildFailure::MissingBuildRequirements {
+                            requirements,
+                        }) if reported.is_some() => (Outcome::Missing(requirements), None),
+                        StepResult::Failed(failure) => {
+                            return Err(self.step_error(
+                                &node,
+                                mode,
+                                &failure,
+                                outcome.tail.join("\n"),
+                                log,
+                            ));
+                        }
+                    };
+                if let Some(metadata) = metadata
+                    && self.book.correct(&filename, &metadata)
+                {
+                    self.epoch += 1;
+                    self.changed.insert(filename, self.epoch);
+                }
+                let state = self.nodes.get_mut(&node).ok_or_else(|| unknown(&node))?;
+                state.records.insert(
+                    env,
+                    Record {
+                        mode,
+                        reported,
+                        outcome: record_outcome,
+                    },
+                );
+                Ok(warnings)
+            }
+        }
+    }
+
+    fn step_error(
+        &self,
+        node: &Pin,
+        mode: Mode,
+        failure: &BuildFailure,
+        tail: String,
+        log: PathBuf,
+    ) -> ResolveError {
+        let via: Box<str> = self.why(node).into();
+        let package = node.name.clone();
+        let what = if mode == Mode::Build {
+            "its build"
+        } else {
+            "running its hooks"
+        };
+        let message = match failure {
+            BuildFailure::NeedsNetwork { addresses } => {
+                return ResolveError::NeedsNetwork {
+                    package,
+                    via,
+                    host: addresses.first().map(|address| host_of(address)),
+                    tail,
+                    log,
+                };
+            }
+            BuildFailure::TimedOut { seconds } => {
+                format!("{what} took longer than {seconds} s, and was stopped (--timeout)")
+            }
+            BuildFailure::MissingBuildRequirements { .. } => failure.to_string(),
+            other if mode == Mode::Build => format!("its verification build {other}"),
+            other => format!("its build hooks {other}"),
+        };
+        ResolveError::BuildFailed {
+            package,
+            via,
+            message,
+            tail,
+            log,
+        }
+    }
+
+    fn resolution_error(&self, key: &EnvKey, error: SessionError) -> ResolveError {
+        // Whose environment it was, for saying how the requirements lead there.
+        let owner = (key != &self.top)
+            .then(|| {
+                self.nodes.keys().find(|node| {
+                    let Some(facts) = self.nodes.get(*node).and_then(|n| n.sdist.as_ref()) else {
+                        return false;
+                    };
+                    let static_key = EnvKey::build_environment(&facts.2.build_requires);
+                    &static_key == key
+                        || self.reported(node, &static_key).is_some_and(|reported| {
+                            &EnvKey::build_environment(
+                                facts.2.build_requires.iter().chain(&reported),
+                            ) == key
+                        })
+                })
+            })
+            .flatten();
+        let via: String = match owner {
+            None => String::new(),
+            Some(owner) => {
+                let to_owner = self.why(owner);
+                let this = format!(
+                    "{} needs {} to build",
+                    owner.name,
+                    key.requirements.join(", ")
+                );
+                if to_owner.is_empty() {
+                    this
+                } else {
+                    format!("{to_owner}; {this}")
+                }
+            }
+        };
+        let log = PathBuf::from(&error.log);
+        match error.kind.as_str() {
+            "no-sdist" => ResolveError::NoSdist {
+                package: error.package,
+                requirement: error.requirement.unwrap_or_default(),
+                newest_with_sdist: error
+                    .sdist_versions
+                    .and_then(|versions| versions.last().cloned()),
+                via: via.into(),
+            },
+            "conflict" => ResolveError::Conflict {
+                package: error.package,
+                explanation: error.message,
+                via: via.into(),
+                log,
+            },
+            "bad-requirement" => ResolveError::BuildFailed {
+                package: owner.map(|o| o.name.clone()).unwrap_or(error.package),
+                via: via.into(),
+                message: error.message,
+                tail: String::new(),
+                log,
+            },
+            _ => ResolveError::Driver {
+                message: error.message,
+                log: Some(log),
+            },
+        }
+    }
+
+    /// How what was asked for leads to `target`, through run-time and build requirements:
+    /// "black needs mypy to build; mypy needs librt". Empty for a requested package.
+    pub fn why(&self, target: &Pin) -> String {
+        let Some(top) = self
+            .fresh(&self.top)
+            .or_else(|| match self.resolutions.get(&self.top) {
+                Some(ResState::Done { resolution, .. }) => Some(resolution.clone()),
+                _ => None,
+            })
+        else {
+            return String::new();
+        };
+        let in_resolution = |resolution: &Resolution, name: &str| {
+            resolution
+                .pins
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| pin(&p.name, &p.version))
+        };
+        let mut parent: BTreeMap<Pin, Option<(Pin, &'static str)>> = BTreeMap::new();
+        let mut queue = std::collections::VecDeque::new();
+        for root in &top.roots {
+            if let Some(node) = in_resolution(&top, root) {
+                parent.entry(node.clone()).or_insert(None);
+                queue.push_back((node, top.clone()));
+            }
+        }
+        while let Some((node, resolution)) = queue.pop_front() {
+            if &node == target {
+                break;
+            }
+            let mut next: Vec<(Pin, Arc<Resolution>, &'static str)> = Vec::new();
+            for dependency in resolution
+                .dependencies
+                .get(&node.name)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(found) = in_resolution(&resolution, dependency) {
+                    next.push((found, resolution.clone(), ""));
+                }
+            }
+            if let Some(static_key) = self.static_key(&node) {
+                let environment = self
+                    .final_env(&node)
+                    .map(|(_, e)| e)
+                    .or_else(|| self.fresh(&static_key));
+                if let Some(environment) = environment {
+                    for root in &environment.roots {
+                        if let Some(found) = in_resolution(&environment, root) {
+                            next.push((found, environment.clone(), " to build"));
+                        }
+                    }
+                }
+            }
+            for (found, resolution, how) in next {
+                if !parent.contains_key(&found) {
+                    parent.insert(found.clone(), Some((node.clone(), how)));
+                    queue.push_back((found, resolution));
+                }
+            }
+        }
+        let mut links = Vec::new();
+        let mut current = target.clone();
+        while let Some(Some((from, how))) = parent.get(&current) {
+            links.push(format!("{} needs {}{how}", from.name, current.name));
+            current = from.clone();
+        }
+        links.reverse();
+        links.join("; ")
+    }
+
+    /// The result, once [`Plan::done`]: every reachable package with its final environment.
+    pub fn finish(&self) -> Result<Vec<Locked>, ResolveError> {
+        let top = self
+            .fresh(&self.top)
+            .ok_or_else(|| internal("the top-level resolution is not done"))?;
+        let runtime = pins_of(&top);
+        // Where each package was resolved: the top level for runtime packages, and every final
+        // build environment that holds it.
+        let mut resolutions: BTreeMap<&Pin, Vec<Arc<Resolution>>> = BTreeMap::new();
+        let mut finals: BTreeMap<&Pin, Arc<Resolution>> = BTreeMap::new();
+        for node in &self.reachable {
+            let (_, environment) = self
+                .final_env(node)
+                .ok_or_else(|| internal(&format!("`{node}` has no final build environment")))?;
+            finals.insert(node, environment);
+        }
+        for node in &self.reachable {
+            if runtime.contains(node) {
+                resolutions.entry(node).or_default().push(top.clone());
+            }
+            for environment in finals.values() {
+                if pins_of(environment).contains(node) {
+                    resolutions
+                        .entry(node)
+                        .or_default()
+                        .push(environment.clone());
+                }
+            }
+        }
+        let mut locked = Vec::new();
+        for node in &self.reachable {
+            let state = self.nodes.get(node).ok_or_else(|| unknown(node))?;
+            let (_, served, _) = state
+                .sdist
+                .as_ref()
+                .ok_or_else(|| internal(&format!("`{node}` has no verified sdist")))?;
+            // Names it depends on in every resolution that holds it (extras asked for in one
+            // environment add dependencies there only), with each version they had.
+            let mut dependencies: Option<BTreeMap<String, BTreeSet<String>>> = None;
+            for resolution in resolutions.get(node).into_iter().flatten() {
+                let mut here: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+                for name in resolution
+                    .dependencies
+                    .get(&node.name)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(found) = resolution.pins.iter().find(|p| &p.name == name) {
+                        here.entry(name.clone())
+                            .or_default()
+                            .insert(found.version.clone());
+                    }
+                }
+                dependencies = Some(match dependencies {
+                    None => here,
+                    Some(mut so_far) => {
+                        so_far.retain(|name, _| here.contains_key(name));
+                        for (name, versions) in &mut so_far {
+                            versions.extend(here[name].iter().cloned());
+                        }
+                        so_far
+                    }
+                });
+            }
+            let environment = &finals[node];
+            locked.push(Locked {
+                pin: node.clone(),
+                sdist: served.clone(),
+                requires_python: state.requires_python.clone(),
+                runtime: runtime.contains(node),
+                dependencies: dependencies.unwrap_or_default().into_iter().collect(),
+                build_requires: pins_of(environment).into_iter().collect(),
+            });
+        }
+        Ok(locked)
+    }
+}
+
+/// The host of a network attempt as the audit hook reported it: `'host'` or `('1.2.3.4', 443)`.
+fn host_of(address: &str) -> String {
+    let trimmed = address.trim().trim_start_matches('(');
+    let first = trimmed.split(',').next().unwrap_or(trimmed);
+    first.trim().trim_matches(['\'', '"']).to_owned()
+}
+
+fn unknown(node: &Pin) -> ResolveError {
+    internal(&format!(
+        "an answer came for `{node}`, which the resolve never asked about"
+    ))
+}
+
+fn internal(message: &str) -> ResolveError {
+    ResolveError::Driver {
+        message: message.to_owned(),
+        log: None,
+    }
+}
+
+/// The lock's `dependencies` of one package: versions only where the lock holds the name at
+/// several versions.
+pub fn lock_dependencies(
+    dependencies: &[(String, BTreeSet<String>)],
+    several_versions: &BTreeSet<String>,
+) -> Vec<Dependency> {
+    let mut entries = Vec::new();
+    for (name, versions) in dependencies {
+        if several_versions.contains(name) {
+            for version in versions {
+                entries.push(Dependency {
+                    name: name.clone(),
+                    version: Some(version.clone()),
+                });
+            }
+        } else {
+            entries.push(Dependency::named(name.clone()));
+        }
+    }
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_hosts_are_read_from_what_the_audit_hook_printed() {
+        assert_eq!(host_of("'downloads.invalid'"), "downloads.invalid");
+        assert_eq!(host_of("('203.0.113.7', 443)"), "203.0.113.7");
+        assert_eq!(host_of("downloads.invalid"), "downloads.invalid");
+    }
+}

@@ -1,0 +1,227 @@
+//! What resolve reads from an sdist on the host, as data (nothing of it runs): its `PKG-INFO`
+//! (the metadata pip's resolver is told until a build says otherwise) and its pyproject.toml's
+//! `[build-system]` (the static build requirements). Archives are hostile: only the two files
+//! at the top level are read, each up to a bound, and a decompression bomb stops at a budget.
+
+use std::io::Read;
+use std::path::Path;
+
+use ob_build::metadata::CoreMetadata;
+
+/// PEP 517/518: what a project without `[build-system].requires` is built with.
+pub const DEFAULT_REQUIRES: &[&str] = &["setuptools>=40.8.0"];
+/// Most of either file that is read.
+const MAX_FILE_BYTES: u64 = 4 << 20;
+/// Most bytes decompressed while looking for them: far above any real sdist's size before its
+/// PKG-INFO, and a bound on what a bomb can cost.
+const MAX_SCANNED_BYTES: u64 = 4 << 30;
+
+/// What an sdist says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SdistFacts {
+    /// Its `PKG-INFO`, if it has one.
+    pub pkg_info: Option<CoreMetadata>,
+    /// `[build-system].requires`, or [`DEFAULT_REQUIRES`] when absent.
+    pub build_requires: Vec<String>,
+}
+
+/// Reads the facts of the sdist at `path` (`.tar.gz` or `.zip`, by `filename`).
+pub fn read(path: &Path, filename: &str) -> Result<SdistFacts, String> {
+    let (pkg_info, pyproject) = if filename.ends_with(".zip") {
+        read_zip(path)?
+    } else {
+        read_tar(path)?
+    };
+    let build_requires = match pyproject {
+        None => default_requires(),
+        Some(text) => {
+            let document: toml::Table = String::from_utf8_lossy(&text)
+                .parse()
+                .map_err(|err| format!("pyproject.toml is not TOML: {err}"))?;
+            match document
+                .get("build-system")
+                .and_then(|system| system.get("requires"))
+            {
+                None => default_requires(),
+                Some(toml::Value::Array(items)) => items
+                    .iter()
+                    .map(|item| match item {
+                        toml::Value::String(text) => Ok(text.clone()),
+                        other => Err(format!(
+                            "[build-system].requires holds {}, not a string",
+                            other.type_str()
+                        )),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                Some(other) => {
+                    return Err(format!(
+                        "[build-system].requires is {}, not a list of strings",
+                        other.type_str()
+                    ));
+                }
+            }
+        }
+    };
+    Ok(SdistFacts {
+        pkg_info: pkg_info.map(|text| CoreMetadata::parse(&String::from_utf8_lossy(&text))),
+        build_requires,
+    })
+}
+
+fn default_requires() -> Vec<String> {
+    DEFAULT_REQUIRES.iter().map(|r| (*r).to_owned()).collect()
+}
+
+/// `top/PKG-INFO` or `top/pyproject.toml`: which one a member path names, if either.
+fn wanted(path: &str) -> Option<usize> {
+    let path = path.trim_start_matches("./");
+    let (top, file) = path.split_once('/')?;
+    if top.is_empty() || file.contains('/') {
+        return None;
+    }
+    match file {
+        "PKG-INFO" => Some(0),
+        "pyproject.toml" => Some(1),
+        _ => None,
+    }
+}
+
+type Found = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn read_tar(path: &Path) -> Result<Found, String> {
+    let file = fs_err::File::open(path).map_err(|err| err.to_string())?;
+    let decoder = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
+    let mut archive = tar::Archive::new(decoder.take(MAX_SCANNED_BYTES));
+    let mut found: [Option<Vec<u8>>; 2] = [None, None];
+    let entries = archive
+        .entries()
+        .map_err(|err| format!("not a tar.gz: {err}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|err| format!("not a readable tar.gz: {err}"))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry
+            .path()
+            .map_err(|err| err.to_string())?
+            .to_string_lossy()
+            .into_owned();
+        let Some(slot) = wanted(&name) else { continue };
+        // The first one counts, as when an archive is extracted member by member.
+        if found[slot].is_none() {
+            let mut bytes = Vec::new();
+            (&mut entry)
+                .take(MAX_FILE_BYTES)
+                .read_to_end(&mut bytes)
+                .map_err(|err| format!("{name}: {err}"))?;
+            found[slot] = Some(bytes);
+        }
+        if found.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    let [pkg_info, pyproject] = found;
+    Ok((pkg_info, pyproject))
+}
+
+fn read_zip(path: &Path) -> Result<Found, String> {
+    let file = fs_err::File::open(path).map_err(|err| err.to_string())?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|err| format!("not a zip: {err}"))?;
+    let mut found: [Option<Vec<u8>>; 2] = [None, None];
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).map_err(|err| err.to_string())?;
+        let Some(slot) = wanted(entry.name()) else {
+            continue;
+        };
+        if found[slot].is_none() && entry.is_file() {
+            let mut bytes = Vec::new();
+            (&mut entry)
+                .take(MAX_FILE_BYTES)
+                .read_to_end(&mut bytes)
+                .map_err(|err| err.to_string())?;
+            found[slot] = Some(bytes);
+        }
+    }
+    let [pkg_info, pyproject] = found;
+    Ok((pkg_info, pyproject))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_gz(dir: &Path, members: &[(&str, &str)]) -> std::path::PathBuf {
+        let path = dir.join("demo-1.0.tar.gz");
+        let encoder = flate2::write::GzEncoder::new(
+            fs_err::File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut builder = tar::Builder::new(encoder);
+        for (name, text) in members {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, name, text.as_bytes())
+                .unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn top_level_files_only_and_the_default_backend() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = tar_gz(
+            dir.path(),
+            &[
+                ("demo-1.0/sub/PKG-INFO", "Name: decoy\n"),
+                (
+                    "demo-1.0/PKG-INFO",
+                    "Metadata-Version: 2.2\nName: demo\nVersion: 1.0\nRequires-Dist: idna\n",
+                ),
+                ("demo-1.0/PKG-INFO", "Name: second\n"),
+            ],
+        );
+        let facts = read(&path, "demo-1.0.tar.gz").unwrap();
+        assert_eq!(facts.pkg_info.unwrap().name, "demo");
+        assert_eq!(facts.build_requires, DEFAULT_REQUIRES);
+    }
+
+    #[test]
+    fn build_system_requires_are_read_and_bad_ones_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = tar_gz(
+            dir.path(),
+            &[(
+                "demo-1.0/pyproject.toml",
+                "[build-system]\nrequires = [\"flit_core>=3.2,<4\"]\n",
+            )],
+        );
+        assert_eq!(
+            read(&path, "demo-1.0.tar.gz").unwrap().build_requires,
+            ["flit_core>=3.2,<4"]
+        );
+        let path = tar_gz(
+            dir.path(),
+            &[(
+                "demo-1.0/pyproject.toml",
+                "[build-system]\nrequires = [1]\n",
+            )],
+        );
+        assert!(
+            read(&path, "demo-1.0.tar.gz")
+                .unwrap_err()
+                .contains("not a string")
+        );
+        let path = tar_gz(
+            dir.path(),
+            &[("demo-1.0/pyproject.toml", "[project]\nname = 'demo'\n")],
+        );
+        assert_eq!(
+            read(&path, "demo-1.0.tar.gz").unwrap().build_requires,
+            DEFAULT_REQUIRES
+        );
+    }
+}

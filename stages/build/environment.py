@@ -1,0 +1,36 @@
+"""The environment the PEP 517 hooks run in: built from nothing, so that nothing of the driver's
+own environment (or the host's) leaks into a build, and fixed where reproducibility needs it.
+"""
+
+import sysconfig
+
+
+def build_environment(job, venv_dir, python_cflags=None):
+    """The hook runner's environment variables for `job` (a job.Job) in the venv at `venv_dir`.
+    `python_cflags` defaults to the CFLAGS this Python was built with."""
+    if python_cflags is None:
+        python_cflags = sysconfig.get_config_var("CFLAGS") or ""
+    prefix_map = f"-ffile-prefix-map={job.source_dir}={job.prefix_map_to}"
+    # setuptools >= 84 lets CFLAGS replace Python's own flags, so carry those (optimisation
+    # included) and add the prefix map that keeps the temporary source path out of binaries.
+    compiler_flags = f"{python_cflags} {prefix_map}".strip()
+    # HOME stays unset on purpose: nothing of a home directory belongs in a build.
+    return {
+        "PATH": f"{venv_dir}/bin:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "SOURCE_DATE_EPOCH": str(job.source_date_epoch),
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        # stdout and stderr share one pipe (see driver.main): unbuffered, a traceback lands after
+        # the output printed before it, not ahead of a buffer that is flushed only at exit.
+        "PYTHONUNBUFFERED": "1",
+        "VIRTUAL_ENV": venv_dir,
+        "CFLAGS": compiler_flags,
+        "CXXFLAGS": compiler_flags,
+        # Anything that still tries pip fails at once instead of retrying an unreachable index.
+        "PIP_NO_INDEX": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
