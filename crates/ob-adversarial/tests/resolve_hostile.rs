@@ -136,6 +136,7 @@ async fn a_hook_that_leaves_a_process_behind_reaches_nothing_and_changes_nothing
         wheel_cache: None,
         build_timeout: Duration::from_secs(300),
         timeout: Duration::from_secs(900),
+        runs_dir: None,
     };
     let outcome = resolve(&options, &NoReporter).await.unwrap();
 

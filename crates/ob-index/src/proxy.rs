@@ -141,6 +141,8 @@ struct State {
     downloads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     served: Mutex<BTreeMap<String, ServedFile>>,
     refused: Mutex<Vec<Refusal>>,
+    /// Projects the index said it does not have (404), by normalized name.
+    missing: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// The unix socket file a proxy created, with its identity, so that stopping removes that
@@ -228,6 +230,7 @@ impl IndexProxy {
             downloads: Mutex::new(HashMap::new()),
             served: Mutex::new(BTreeMap::new()),
             refused: Mutex::new(Vec::new()),
+            missing: Mutex::new(std::collections::BTreeSet::new()),
         });
         let server = tokio::spawn(accept_loop(listener, state.clone()));
         Ok(IndexProxy {
@@ -281,6 +284,12 @@ impl IndexProxy {
     /// Every request refused so far, in order.
     pub fn refused(&self) -> Vec<Refusal> {
         lock(&self.state.refused).clone()
+    }
+
+    /// Projects that were asked for and that the index does not have at all (it answered 404),
+    /// by normalized name: "no such project", as opposed to a project without sdists.
+    pub fn missing_projects(&self) -> std::collections::BTreeSet<String> {
+        lock(&self.state.missing).clone()
     }
 
     /// Stops listening, drops open connections and removes its unix socket.
@@ -527,6 +536,7 @@ async fn project_page(
     let page = match filtered_page(state, project).await {
         Ok(page) => page,
         Err(IndexError::ProjectNotFound { .. } | IndexError::InvalidProjectName { .. }) => {
+            lock(&state.missing).insert(normalize_name(project));
             return respond(StatusCode::NOT_FOUND, "text/plain", "no such project\n");
         }
         Err(err) => return refuse(state, path, StatusCode::BAD_GATEWAY, with_causes(&err)),

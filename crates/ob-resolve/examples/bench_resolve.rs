@@ -123,6 +123,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 wheel_cache: None,
                 build_timeout: Duration::from_secs(1800),
                 timeout: Duration::from_secs(3600),
+                runs_dir: None,
             })
         };
     let (mut ours_cold, mut ours_warm, mut pip) = (Vec::new(), Vec::new(), Vec::new());

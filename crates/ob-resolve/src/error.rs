@@ -54,6 +54,19 @@ pub enum ResolveError {
         /// How the requirements lead to it; empty for the top-level resolution.
         via: Box<str>,
     },
+    /// The index has no project of that name at all (it answered 404).
+    #[error(
+        "`{package}`: the index has no project of this name (`{requirement}`)\n{}\nhint: check the spelling (the index has no page for it); offline-build resolves against one index: where pip would look, or `--index-url`",
+        needed_because(via)
+    )]
+    NoSuchProject {
+        /// Normalized name.
+        package: String,
+        /// The requirement as pip saw it.
+        requirement: String,
+        /// How the requirements lead to it; empty for the top-level resolution.
+        via: Box<str>,
+    },
     /// A build or build hook tried to reach something other than the index.
     #[error("`{package}`: its build tried to reach the network{}\n{}{tail}\n\nfull log: {}\n\nhint: builds run without network; the package needs its network inputs vendored into its sdist",
         host.as_ref().map(|host| format!(" (host `{host}`)")).unwrap_or_default(), needed_because(via), log.display())]
@@ -162,6 +175,7 @@ impl ResolveError {
                 | ResolveError::NoRequirements
                 | ResolveError::BadTimestamp { .. }
                 | ResolveError::NoSdist { .. }
+                | ResolveError::NoSuchProject { .. }
                 | ResolveError::NeedsNetwork { .. }
                 | ResolveError::Cycle { .. }
                 | ResolveError::BuildFailed { .. }

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
 
 use crate::ResolveError;
 
@@ -98,7 +99,22 @@ fn add_requirement(out: &mut Requirements, line: &str, location: &str) -> Result
             "write a PEP 508 requirement such as `idna==3.10`",
         ));
     }
-    if requirement.contains("://") || requirement.starts_with('.') || requirement.starts_with('/') {
+    // Parsed here, on the host, before anything starts: a typo is the user's to fix (exit 1),
+    // shown with a caret under the fault, not a failure of pip deep inside a container.
+    let parsed = pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(&requirement)
+        .map_err(|err| {
+            bad(
+                location,
+                &format!("`{requirement}` is not a PEP 508 requirement:\n{err}"),
+                "write it as `name`, `name==1.0`, `name>=1,<2` or `name[extra]; python_version >= \"3.10\"`",
+            )
+        })?;
+    let is_url = matches!(parsed.version_or_url, Some(pep508_rs::VersionOrUrl::Url(_)));
+    if is_url
+        || requirement.contains("://")
+        || requirement.starts_with('.')
+        || requirement.starts_with('/')
+    {
         return Err(bad(
             location,
             &format!("`{requirement}` is a URL or path, not a requirement on the index"),

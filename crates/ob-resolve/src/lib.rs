@@ -18,6 +18,7 @@
 //!     verify_build: true,
 //!     cache_dir: None,
 //!     wheel_cache: None,
+//!     runs_dir: None,
 //!     build_timeout: std::time::Duration::from_secs(1800),
 //!     timeout: std::time::Duration::from_secs(3600),
 //! };

@@ -52,6 +52,40 @@ pub struct ResolveOptions {
     pub build_timeout: Duration,
     /// Wall-clock limit for the resolver session.
     pub timeout: Duration,
+    /// Where the work directory of each run goes (kept, with its logs, when the run fails;
+    /// runs older than a week, and all but the newest ten, are removed at the next start).
+    /// `None`: the system's temporary directory, never pruned.
+    pub runs_dir: Option<PathBuf>,
+}
+
+/// Failed runs kept in `runs_dir`: at most this many, none older than [`KEEP_RUNS_FOR`].
+const KEEP_RUNS: usize = 10;
+const KEEP_RUNS_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Removes old runs' directories from `runs`: best effort, it only saves space.
+fn prune_runs(runs: &Path) {
+    let Ok(entries) = fs_err::read_dir(runs) else {
+        return;
+    };
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("resolve-"))
+        .filter_map(|entry| {
+            let modified = entry.metadata().ok()?.modified().ok()?;
+            Some((modified, entry.path()))
+        })
+        .collect();
+    found.sort();
+    let now = std::time::SystemTime::now();
+    let surplus = found.len().saturating_sub(KEEP_RUNS - 1);
+    for (index, (modified, path)) in found.iter().enumerate() {
+        let old = now
+            .duration_since(*modified)
+            .is_ok_and(|age| age > KEEP_RUNS_FOR);
+        if index < surplus || old {
+            let _ = fs_err::remove_dir_all(path);
+        }
+    }
 }
 
 /// Phases, for progress display.
@@ -149,17 +183,36 @@ pub async fn resolve(
     sandbox.remove_leftovers().await?;
     let image = image::require(&sandbox, options.image.as_deref()).await?;
 
-    // The work directory outlives a failed run, so that the logs it names can be read. It is
-    // the invoking user's alone (0700): the proxy's socket is in it.
-    let work = tempfile::Builder::new()
-        .prefix("offline-build-resolve-")
-        .tempdir()
-        .map_err(io_error(&std::env::temp_dir()))?;
-    let socket_dir = work.path().join("socket");
-    fs_err::create_dir_all(&socket_dir).map_err(io_error(&socket_dir))?;
+    // The work directory outlives a failed run, so that the logs it names can be read: under
+    // `runs_dir` when given (pruned here), else the system's temporary directory.
+    let work = match &options.runs_dir {
+        Some(runs) => {
+            fs_err::create_dir_all(runs).map_err(io_error(runs))?;
+            prune_runs(runs);
+            tempfile::Builder::new()
+                .prefix(&format!(
+                    "resolve-{}-",
+                    jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ")
+                ))
+                .tempdir_in(runs)
+                .map_err(io_error(runs))?
+        }
+        None => tempfile::Builder::new()
+            .prefix("offline-build-resolve-")
+            .tempdir()
+            .map_err(io_error(&std::env::temp_dir()))?,
+    };
     fs_err::set_permissions(work.path(), std::fs::Permissions::from_mode(0o700))
         .map_err(io_error(work.path()))?;
-    let socket = socket_dir.join("index.sock");
+    // The proxy's socket, the invoking user's alone (0700), in a short path: a unix socket's
+    // path may not exceed 107 bytes, which a deep cache directory could.
+    let socket_dir = tempfile::Builder::new()
+        .prefix("offline-build-socket-")
+        .tempdir()
+        .map_err(io_error(&std::env::temp_dir()))?;
+    fs_err::set_permissions(socket_dir.path(), std::fs::Permissions::from_mode(0o700))
+        .map_err(io_error(socket_dir.path()))?;
+    let socket = socket_dir.path().join("index.sock");
     let store = options
         .cache_dir
         .clone()
@@ -215,13 +268,14 @@ pub async fn resolve(
     };
     let result = run(&mut engine, &context, reporter).await;
     let refused = proxy.refused();
+    let missing = proxy.missing_projects();
     session.stop().await;
     proxy.stop().await;
     let (built, from_cache) = match result {
         Ok(counts) => counts,
         Err(err) => {
             let kept = work.keep();
-            return Err(explain(err, &refused, &kept));
+            return Err(explain(err, &refused, &missing, &kept));
         }
     };
     let locked = engine.finish()?;
@@ -396,7 +450,12 @@ fn env_tag(requirements: &[String]) -> String {
 
 /// An index that served bad bytes explains any failure that follows it; log paths inside the
 /// session container become host paths.
-fn explain(err: ResolveError, refused: &[ob_index::Refusal], work: &Path) -> ResolveError {
+fn explain(
+    err: ResolveError,
+    refused: &[ob_index::Refusal],
+    missing: &BTreeSet<String>,
+    work: &Path,
+) -> ResolveError {
     let upstream: Vec<String> = refused
         .iter()
         .filter(|refusal| refusal.reason.contains("hash mismatch"))
@@ -412,6 +471,18 @@ fn explain(err: ResolveError, refused: &[ob_index::Refusal], work: &Path) -> Res
         Err(_) => log,
     };
     match err {
+        // pip says "no version" both for a project without sdists and for one that does not
+        // exist; the proxy knows which.
+        ResolveError::NoSdist {
+            package,
+            requirement,
+            newest_with_sdist: None,
+            via,
+        } if missing.contains(&package) => ResolveError::NoSuchProject {
+            package,
+            requirement,
+            via,
+        },
         ResolveError::Conflict {
             package,
             explanation,
@@ -540,6 +611,48 @@ fn make_lock(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn old_runs_are_pruned_and_the_newest_kept() {
+        let runs = tempfile::tempdir().unwrap();
+        let now = std::time::SystemTime::now();
+        for (index, age_hours) in [0u64, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 200]
+            .iter()
+            .enumerate()
+        {
+            let dir = runs.path().join(format!("resolve-{index:02}"));
+            fs_err::create_dir(&dir).unwrap();
+            let when = now - Duration::from_secs(age_hours * 3600);
+            fs_err::File::open(&dir)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        }
+        fs_err::create_dir(runs.path().join("other")).unwrap();
+        prune_runs(runs.path());
+        let mut left: Vec<String> = fs_err::read_dir(runs.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        // The nine newest (room for the run that is starting), nothing a week old, and what is
+        // not a run's.
+        assert_eq!(
+            left,
+            [
+                "other",
+                "resolve-00",
+                "resolve-01",
+                "resolve-02",
+                "resolve-03",
+                "resolve-04",
+                "resolve-05",
+                "resolve-06",
+                "resolve-07",
+                "resolve-08"
+            ]
+        );
+    }
 
     #[test]
     fn exclude_newer_takes_instants_and_dates() {

@@ -47,6 +47,7 @@ fn options(index: &TestIndex, specs: &[&str], verify: bool) -> ResolveOptions {
         wheel_cache: None,
         build_timeout: Duration::from_secs(300),
         timeout: Duration::from_secs(900),
+        runs_dir: None,
     }
 }
 

@@ -35,13 +35,14 @@ impl Printer {
         );
     }
 
-    /// The final error: the message, then each cause on its own line.
+    /// The final error: the message, then each cause on its own line, then what to do. Errors
+    /// of the library crates end their message with a `hint:` paragraph; it is moved after the
+    /// causes, so that the advice comes once the whole story is told.
     pub fn error(&self, err: &anyhow::Error) {
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "{} {}", console::style("error:").red().bold(), err);
-        for cause in err.chain().skip(1) {
-            let _ = writeln!(stderr, "  caused by: {cause}");
-        }
+        let _ = stderr.write_all(
+            render_error(err, &console::style("error:").red().bold().to_string()).as_bytes(),
+        );
     }
 
     /// Whether progress bars may be drawn.
@@ -60,5 +61,67 @@ impl Printer {
         } else {
             MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
         }
+    }
+}
+
+/// `error: <message>`, `  caused by: <cause>` per cause, then the hints of the chain, each once.
+pub fn render_error(err: &anyhow::Error, label: &str) -> String {
+    let mut hints: Vec<String> = Vec::new();
+    let mut split = |text: String| -> String {
+        match text.split_once("\n\nhint: ") {
+            Some((message, hint)) => {
+                let hint = hint.trim_end().to_owned();
+                if !hints.contains(&hint) {
+                    hints.push(hint);
+                }
+                message.to_owned()
+            }
+            None => text,
+        }
+    };
+    let mut out = format!("{label} {}\n", split(err.to_string()));
+    for cause in err.chain().skip(1) {
+        out.push_str(&format!("  caused by: {}\n", split(cause.to_string())));
+    }
+    for hint in hints {
+        out.push_str(&format!("\nhint: {hint}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Hinted;
+    impl std::fmt::Display for Hinted {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "failed to read lock file `x`\n\nhint: create it")
+        }
+    }
+    impl std::error::Error for Hinted {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&CAUSE)
+        }
+    }
+    #[derive(Debug)]
+    struct Cause;
+    static CAUSE: Cause = Cause;
+    impl std::fmt::Display for Cause {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "No such file")
+        }
+    }
+    impl std::error::Error for Cause {}
+
+    /// Regression: `fetch --lock missing.toml` printed its hint before its cause.
+    #[test]
+    fn the_hint_comes_after_every_cause() {
+        let text = render_error(&anyhow::Error::new(Hinted), "error:");
+        assert_eq!(
+            text,
+            "error: failed to read lock file `x`\n  caused by: No such file\n\nhint: create it\n"
+        );
     }
 }

@@ -198,6 +198,26 @@ fn a_requirement_with_no_sdist_exits_1_naming_it_and_writes_no_lock() {
     assert!(!dir.path().join("pylock.toml").exists());
 }
 
+/// Regression: a project the index does not have at all was reported as having "no sdist".
+#[test]
+fn a_project_the_index_does_not_have_is_named_as_missing_not_as_lacking_an_sdist() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = fixture_index(dir.path());
+    let output = resolve(
+        &fixture.index,
+        dir.path(),
+        &["this-package-does-not-exist-xyz==1.0", "--no-verify-build"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr).replace(&fixture.index.url(), "[INDEX]");
+    insta::assert_snapshot!(stderr.lines().filter(|l| !l.starts_with("Resolving")).collect::<Vec<_>>().join("\n"), @r"
+    error: `this-package-does-not-exist-xyz`: the index has no project of this name (`this-package-does-not-exist-xyz==1.0`)
+
+    hint: check the spelling (the index has no page for it); offline-build resolves against one index: where pip would look, or `--index-url`
+    ");
+    assert!(!dir.path().join("pylock.toml").exists());
+}
+
 #[test]
 fn a_wrong_hash_in_a_requirements_file_fails_the_resolve() {
     let dir = tempfile::tempdir().unwrap();

@@ -69,6 +69,7 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
         },
         build_timeout: Duration::from_secs(args.timeout),
         timeout: TIMEOUT,
+        runs_dir: runs_dir(),
     };
     let reporter = SpinnerReporter::new(printer.multi_progress());
     let result = tokio::select! {
@@ -193,12 +194,23 @@ fn classify(err: ResolveError) -> anyhow::Error {
     }
 }
 
-/// `$XDG_CACHE_HOME/offline-build/sdists` (or `~/.cache/...`): verified sdists kept between runs.
-fn cache_dir() -> Option<PathBuf> {
+/// `$XDG_CACHE_HOME/offline-build` (or `~/.cache/offline-build`).
+fn cache_root() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|value| !value.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("offline-build").join("sdists"))
+    Some(base.join("offline-build"))
+}
+
+/// `<cache>/sdists`: verified sdists kept between runs.
+fn cache_dir() -> Option<PathBuf> {
+    cache_root().map(|root| root.join("sdists"))
+}
+
+/// `<cache>/runs`: each resolve's work directory, kept with its logs when the run fails.
+fn runs_dir() -> Option<PathBuf> {
+    cache_root().map(|root| root.join("runs"))
 }
 
 /// One spinner per phase; hidden with --quiet, --no-progress, or when stderr is not a terminal.
