@@ -21,7 +21,7 @@ ci:
     bash .ci/run
 
 # Every stage's benchmark against the obvious alternative, side by side (needs the real index; slow).
-bench: bench-sandbox bench-fetch bench-build bench-resolve
+bench: bench-sandbox bench-fetch bench-build bench-resolve bench-e2e
 
 # Container start-to-removal overhead: Sandbox::run against `docker run --rm` with the same flags.
 bench-sandbox:
@@ -38,6 +38,11 @@ bench-build:
 # resolve of requests against `pip wheel --no-binary :all:` through the same proxy.
 bench-resolve:
     cargo run --release -p ob-resolve --example bench_resolve -- requests 3
+
+# resolve + fetch + build of requests and pyyaml, cold, against `uv pip install --no-binary :all:` and `fromager bootstrap`.
+bench-e2e:
+    cargo build --release -p offline-build
+    python3 crates/offline-build/benches/e2e.py --runs 3
 
 # Fuzz the lock, requirements and index page parsers and the wheel validator (CASES per target; 100000 take about 12 minutes).
 fuzz CASES="100000":

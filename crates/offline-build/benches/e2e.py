@@ -231,8 +231,9 @@ def run_uv(venv, specs, index, exclude_newer, run_dir):
         [uv, "pip", "install", "--no-config", "--python", "venv/bin/python", "--no-binary",
          ":all:", "--exclude-newer", exclude_newer, "--index-url", index, *specs],
         run_dir / "uv.log", run_dir, env)
-    # Every wheel uv compiled from an sdist stays in its cache's sdists bucket.
-    wheels = sorted(p.name for p in (run_dir / "uv-cache").glob("sdists-v*/**/*.whl"))
+    # Every wheel uv compiled from an sdist stays in its cache's sdists bucket, at
+    # sdists-vN/<index>/<name>/<version>/<id>/; deeper are the unpacked sources' own files.
+    wheels = sorted(p.name for p in (run_dir / "uv-cache").glob("sdists-v*/*/*/*/*/*.whl"))
     return {
         "e2e": seconds,
         "facts": {"wheels built": len(wheels), "top-level wheels": top_level_wheels(wheels, specs)},
@@ -373,9 +374,9 @@ def main():
             continue
         ours_e2e = medians["ours"]["e2e"]
         print(f"  ratios, {set_name}:")
-        for other, label in (("uv", "uv pip install --no-binary :all:"),
-                             ("fromager", "fromager bootstrap"),
-                             ("cold-build", "our own cold `build --no-cache` of that lock")):
+        for other, label in (("uv", "uv (pip install --no-binary :all:)"),
+                             ("fromager", "fromager (bootstrap)"),
+                             ("cold-build", "ours cold build (--no-cache, same lock)")):
             theirs = medians["ours"]["cold-build"] if other == "cold-build" else \
                 medians.get(other, {}).get("e2e")
             if theirs is None:

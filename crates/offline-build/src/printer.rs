@@ -1,6 +1,7 @@
 //! Human output on stderr. Results that scripts parse go to stdout (`--json`); everything here
 //! may change between versions.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 
 use indicatif::{MultiProgress, ProgressDrawTarget};
@@ -21,7 +22,7 @@ impl Printer {
     /// A line of normal output (hidden by `--quiet`).
     pub fn info(&self, message: impl AsRef<str>) {
         if !self.quiet {
-            let _ = writeln!(std::io::stderr(), "{}", message.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", escape_controls(message.as_ref()));
         }
     }
 
@@ -31,7 +32,7 @@ impl Printer {
             std::io::stderr(),
             "{} {}",
             console::style("warning:").yellow().bold(),
-            message.as_ref()
+            escape_controls(message.as_ref())
         );
     }
 
@@ -79,14 +80,43 @@ pub fn render_error(err: &anyhow::Error, label: &str) -> String {
             None => text,
         }
     };
-    let mut out = format!("{label} {}\n", split(err.to_string()));
+    let mut out = format!("{label} {}\n", escape_controls(&split(err.to_string())));
     for cause in err.chain().skip(1) {
-        out.push_str(&format!("  caused by: {}\n", split(cause.to_string())));
+        out.push_str(&format!(
+            "  caused by: {}\n",
+            escape_controls(&split(cause.to_string()))
+        ));
     }
     for hint in hints {
-        out.push_str(&format!("\nhint: {hint}\n"));
+        out.push_str(&format!("\nhint: {}\n", escape_controls(&hint)));
     }
     out
+}
+
+/// Text for a terminal with every control character but newline and tab shown as an escape
+/// (`\x1b`), and the bidirectional overrides too. Messages carry text a package wrote (its
+/// log's tail, the names in its wheel and its output directory, its requirement strings); raw,
+/// an escape sequence could set the window title, write the clipboard, move the cursor, or
+/// print a fake "built" line over a failure.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    let dangerous = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+    };
+    if !text.chars().any(dangerous) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !dangerous(c) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -114,6 +144,15 @@ mod tests {
         }
     }
     impl std::error::Error for Cause {}
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(escape_controls("plain\n\tindented"), "plain\n\tindented");
+        assert_eq!(
+            escape_controls("\u{1b}]0;pwned\u{7}ok\r\u{9b}2J\u{202e}txt"),
+            "\\x1b]0;pwned\\x07ok\\x0d\\x9b2J\\u{202e}txt"
+        );
+    }
 
     /// Regression: `fetch --lock missing.toml` printed its hint before its cause.
     #[test]

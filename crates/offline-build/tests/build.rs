@@ -121,3 +121,35 @@ fn a_tampered_sdist_exits_1_naming_it() {
     assert!(text.contains("hint: run `offline-build fetch`"), "{text}");
     assert!(!project.out.exists());
 }
+
+/// A build whose log ends with terminal escape sequences (a window title, a line wiped and
+/// rewritten as a fake "built" line, a bidirectional override) fails, and the terminal gets
+/// them as visible text, never as escapes: no ESC, BEL or CR byte reaches stderr.
+#[test]
+fn escape_sequences_in_a_failed_build_s_log_are_shown_not_sent() {
+    const BROKEN: Fixture = fixture("broken", &["minibackend"]);
+    let trees = tempfile::tempdir().unwrap();
+    let tree = copy_fixture("broken", trees.path());
+    let backend = tree.join("_build/broken_backend.py");
+    let text = fs_err::read_to_string(&backend).unwrap().replace(
+        "    raise RuntimeError(\"broken: this fixture fails on purpose\")",
+        "    print(\"\\x1b]0;pwned\\x07\\x1b[2K\\r  built      broken 1.0 in 0.1s\\u202e\", flush=True)\n    raise RuntimeError(\"broken: this fixture fails on purpose\")",
+    );
+    assert!(text.contains("pwned"), "the fixture changed: {backend:?}");
+    fs_err::write(&backend, text).unwrap();
+    let project = Project::with_sources(&[MINIBACKEND, BROKEN], &[("broken", &tree)]);
+    let output = offline_build(&project, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    for byte in [0x1b_u8, 0x07, b'\r'] {
+        assert!(
+            !output.stderr.contains(&byte),
+            "byte {byte:#04x} reached the terminal:\n{}",
+            stderr(&output)
+        );
+    }
+    let text = stderr(&output);
+    assert!(
+        text.contains(r"| \x1b]0;pwned\x07\x1b[2K\x0d  built      broken 1.0 in 0.1s\u{202e}"),
+        "{text}"
+    );
+}

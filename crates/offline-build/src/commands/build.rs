@@ -10,7 +10,7 @@ use ob_lock::Lock;
 
 use crate::cli::BuildArgs;
 use crate::exit::{Exit, rejected};
-use crate::printer::Printer;
+use crate::printer::{Printer, escape_controls};
 
 pub async fn exec(args: BuildArgs, printer: &Printer) -> anyhow::Result<Exit> {
     let started = Instant::now();
@@ -187,7 +187,7 @@ impl BarReporter {
         if self.bar.is_hidden() {
             self.printer.info(text);
         } else {
-            self.bar.println(text);
+            self.bar.println(escape_controls(&text));
         }
     }
 }
@@ -213,11 +213,11 @@ impl Reporter for BarReporter {
             PackageStatus::Cached => self.line(format!("  cached     {what}")),
             PackageStatus::Skipped => self.line(format!("  skipped    {what}")),
             PackageStatus::Failed | PackageStatus::TimedOut => {
-                let mut text = format!(
-                    "{} {}",
-                    console::style("error:").red().bold(),
-                    package.error.as_deref().unwrap_or("the build failed")
-                );
+                let mut text = package
+                    .error
+                    .as_deref()
+                    .unwrap_or("the build failed")
+                    .to_owned();
                 if !log_tail.is_empty() {
                     text.push_str(&format!("\n  last {} lines of its log:", log_tail.len()));
                     for line in log_tail {
@@ -227,7 +227,12 @@ impl Reporter for BarReporter {
                 if let Some(log) = &package.log {
                     text.push_str(&format!("\n  full log: {}", self.out.join(log).display()));
                 }
-                // Failures show even with --quiet.
+                // Failures show even with --quiet. Only our own label may carry escapes.
+                let text = format!(
+                    "{} {}",
+                    console::style("error:").red().bold(),
+                    escape_controls(&text)
+                );
                 if self.bar.is_hidden() {
                     eprintln!("{text}");
                 } else {
@@ -244,7 +249,8 @@ impl Reporter for BarReporter {
         if self.bar.is_hidden() {
             self.printer.warn(text);
         } else {
-            self.bar.println(format!("warning: {text}"));
+            self.bar
+                .println(format!("warning: {}", escape_controls(&text)));
         }
     }
 
@@ -256,7 +262,8 @@ impl Reporter for BarReporter {
         if self.bar.is_hidden() {
             self.printer.warn(message);
         } else {
-            self.bar.println(format!("warning: {message}"));
+            self.bar
+                .println(format!("warning: {}", escape_controls(message)));
         }
     }
 }

@@ -297,6 +297,9 @@ impl ResolveReporter for SpinnerReporter {
     }
 
     fn on_warning(&self, message: &str) {
-        let _ = self.progress.println(format!("warning: {message}"));
+        let _ = self.progress.println(format!(
+            "warning: {}",
+            crate::printer::escape_controls(message)
+        ));
     }
 }
