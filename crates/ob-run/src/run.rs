@@ -198,13 +198,24 @@ pub async fn run(
     );
     spec.limits = options.limits.clone();
     spec.timeout = options.timeout;
-    let outcome = sandbox
-        .run(&spec, on_line)
-        .await
-        .map_err(RunError::sandbox(format!(
-            "could not run `{}`",
-            options.command.join(" ")
-        )))?;
+    // The sandbox makes the results directory writable for everyone (the container's user is
+    // not its owner); it goes back to its own mode afterwards, whatever the run did.
+    let results_mode = options.results.as_ref().and_then(|results| {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(&results.source)
+            .ok()
+            .map(|meta| (results.source.clone(), meta.permissions().mode() & 0o777))
+    });
+    let outcome = sandbox.run(&spec, on_line).await;
+    if let Some((path, mode)) = results_mode {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .map_err(RunError::io("restore the mode of", &path))?;
+    }
+    let outcome = outcome.map_err(RunError::sandbox(format!(
+        "could not run `{}`",
+        options.command.join(" ")
+    )))?;
 
     let dropped = match &snapshots {
         Some(snapshots) => snapshots.prune(options.keep)?,

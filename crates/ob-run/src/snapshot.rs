@@ -110,7 +110,7 @@ impl Snapshots {
 
     /// Takes a snapshot of the results directory now; the directory must exist.
     pub fn take(&self) -> Result<Snapshot, RunError> {
-        fs_err::create_dir_all(&self.store).map_err(RunError::io("create", &self.store))?;
+        self.make_store()?;
         self.remove_partial()?;
         let id = self.next_id()?;
         let target = self.store.join(&id);
@@ -138,6 +138,21 @@ impl Snapshots {
         let mut snapshot = describe(&id, &target)?;
         snapshot.skipped = skipped;
         Ok(snapshot)
+    }
+
+    /// The store and the directory of all stores beside the results, created 0700 (and made
+    /// so): a snapshot holds whatever the program wrote, and another local user has no business
+    /// reading it, or finding a program's file there that it may run.
+    fn make_store(&self) -> Result<(), RunError> {
+        fs_err::create_dir_all(&self.store).map_err(RunError::io("create", &self.store))?;
+        for dir in [Some(self.store.as_path()), self.store.parent()]
+            .into_iter()
+            .flatten()
+        {
+            fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(RunError::io("restrict", dir))?;
+        }
+        Ok(())
     }
 
     /// Makes the results directory exactly what snapshot `id` (default: the newest) holds:
@@ -348,11 +363,12 @@ fn copy_entry(from: &Path, to: &Path, meta: &std::fs::Metadata) -> Result<bool, 
     Ok(true)
 }
 
-/// Owner (when we may: as root, or when it is ours already) then mode, because a change of
-/// owner clears the set-id bits.
+/// Owner (when we may: as root, or when it is ours already) then mode, without the set-user-id,
+/// set-group-id and sticky bits: a program's file must not become a set-id program in a
+/// snapshot or a restore (as a non-root user, the copy would be the invoking user's own).
 fn set_attributes(path: &Path, meta: &std::fs::Metadata) -> Result<(), RunError> {
     let _ = std::os::unix::fs::lchown(path, Some(meta.uid()), Some(meta.gid()));
-    fs_err::set_permissions(path, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(meta.mode() & 0o777))
         .map_err(RunError::io("set the mode of", path))
 }
 

@@ -122,6 +122,16 @@ async fn the_program_is_contained_and_its_results_can_be_restored() {
     assert_eq!(listener.accepted().await, 0, "reached the listener");
     assert_eq!(manifest(&data), data_before);
     assert_ne!(manifest(&results), results_before);
+    // The sandbox opened the results directory to the container's user for the run only.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&results).unwrap().permissions().mode() & 0o777;
+        assert_ne!(
+            mode & 0o002,
+            0o002,
+            "results left writable for everyone: {mode:o}"
+        );
+    }
     let _remove_image = RemoveImage(report.image.id.clone());
     let first = report.snapshot.clone().unwrap();
     assert!(report.dropped.is_empty());

@@ -142,3 +142,49 @@ fn retention_drops_the_oldest_and_ids_sort_by_time() {
     snapshots.restore(None).unwrap();
     assert_eq!(std::fs::read_to_string(results.join("round")).unwrap(), "3");
 }
+
+/// A program may leave a set-user-id file, a FIFO or a socket in its results. Snapshots and
+/// restores keep none of that: set-id and sticky bits are stripped (as a non-root user the copy
+/// would be the invoking user's own set-id program), special files are skipped and listed, and
+/// the store is the invoking user's alone (0700).
+#[test]
+fn snapshots_keep_no_set_id_bits_no_special_files_and_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    std::fs::create_dir(&results).unwrap();
+    let program = results.join("suid-shell");
+    std::fs::write(&program, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let shared = results.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o3777)).unwrap();
+    let fifo = results.join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let snapshots = Snapshots::for_results(&results).unwrap();
+    let snapshot = snapshots.take().unwrap();
+    let mode = |path: &std::path::Path| {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode(&snapshot.path.join("suid-shell")), 0o755);
+    assert_eq!(mode(&snapshot.path.join("shared")), 0o777);
+    assert!(!snapshot.path.join("pipe").exists());
+    assert_eq!(snapshot.skipped, [std::path::PathBuf::from("pipe")]);
+    assert_eq!(mode(snapshots.store()), 0o700);
+    assert_eq!(mode(snapshots.store().parent().unwrap()), 0o700);
+
+    // A restore writes no set-id bit back either.
+    std::fs::remove_file(&program).unwrap();
+    snapshots.restore(None).unwrap();
+    assert_eq!(mode(&program), 0o755);
+}

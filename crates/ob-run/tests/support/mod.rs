@@ -96,7 +96,8 @@ pub fn seed_results(results: &Path) {
     std::fs::write(results.join("becomes-dir"), "a file for now").unwrap();
     std::os::unix::fs::symlink("keep/delete-me.txt", results.join("link")).unwrap();
     for (path, mode) in [
-        (results.to_path_buf(), 0o777),
+        // Not writable for everyone: the run must leave it as it found it.
+        (results.to_path_buf(), 0o755),
         (keep.clone(), 0o777),
         (keep.join("delete-me.txt"), 0o666),
         (results.join("rewrite-me.bin"), 0o666),
