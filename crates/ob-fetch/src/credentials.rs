@@ -23,6 +23,9 @@ struct HostCredential {
 pub struct Credentials {
     /// Index URL credentials first: they are the most specific.
     entries: Vec<HostCredential>,
+    /// The one host netrc's `default` entry is sent to: the lock's index. Without it, never:
+    /// a `default` entry is meant for "the" server, not for wherever a lock's URL points.
+    default_host: Option<String>,
 }
 
 impl fmt::Debug for Credentials {
@@ -159,6 +162,14 @@ impl Credentials {
         }
     }
 
+    /// Lets netrc's `default` entry go to the host of `index_url` (the lock's index) only.
+    pub fn default_for_index(mut self, index_url: &str) -> Credentials {
+        self.default_host = Url::parse(index_url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_ascii_lowercase));
+        self
+    }
+
     /// The user name and password to send to `url`'s host, if any.
     pub(crate) fn for_url(&self, url: &Url) -> Option<(&str, Option<&str>)> {
         let host = url.host_str()?.to_ascii_lowercase();
@@ -167,7 +178,12 @@ impl Credentials {
             entry.host.as_deref() == Some(host.as_str())
                 && entry.port.is_none_or(|wanted| Some(wanted) == port)
         });
-        let chosen = specific.or_else(|| self.entries.iter().find(|entry| entry.host.is_none()))?;
+        let default = || {
+            (self.default_host.as_deref() == Some(host.as_str()))
+                .then(|| self.entries.iter().find(|entry| entry.host.is_none()))
+                .flatten()
+        };
+        let chosen = specific.or_else(default)?;
         Some((chosen.username.as_str(), chosen.password.as_deref()))
     }
 }
@@ -254,10 +270,14 @@ mod tests {
             credentials.for_url(&url("https://FILES.example/x")),
             Some(("alice", Some("one")))
         );
+        // netrc's `default` goes to the lock's index only, never to any host a URL names.
+        assert_eq!(credentials.for_url(&url("https://other.example/x")), None);
+        let credentials = credentials.default_for_index("https://index.example/simple/");
         assert_eq!(
-            credentials.for_url(&url("https://other.example/x")),
+            credentials.for_url(&url("https://index.example/files/x")),
             Some(("bob", Some("two")))
         );
+        assert_eq!(credentials.for_url(&url("https://other.example/x")), None);
     }
 
     #[test]

@@ -569,14 +569,14 @@ fn strong_validator(response: &reqwest::Response) -> Option<HeaderValue> {
 }
 
 /// Follows up to 10 redirects, but never from https down to anything but https (loopback http
-/// excepted, as in the lock).
+/// only for a request that began on loopback http, as a lock allows).
 fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         if attempt.previous().len() >= 10 {
             return attempt.error("more than 10 redirects");
         }
         let next = attempt.url();
-        if next.scheme() == "https" || (next.scheme() == "http" && is_loopback(next)) {
+        if may_follow(attempt.previous(), next) {
             attempt.follow()
         } else {
             // The location is the server's text: never echo credentials it may carry.
@@ -589,9 +589,29 @@ fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
+/// https anywhere; loopback http only for a request that never was https (no downgrade).
+fn may_follow(previous: &[reqwest::Url], next: &reqwest::Url) -> bool {
+    let downgrade = previous.iter().any(|url| url.scheme() == "https");
+    next.scheme() == "https" || (next.scheme() == "http" && is_loopback(next) && !downgrade)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a redirect from an https index to http on loopback was followed, in clear,
+    /// to whatever listens there.
+    #[test]
+    fn a_redirect_never_goes_down_from_https() {
+        let url = |text: &str| reqwest::Url::parse(text).unwrap();
+        let https = [url("https://files.example/a.tar.gz")];
+        let local = [url("http://127.0.0.1:8000/a.tar.gz")];
+        assert!(may_follow(&https, &url("https://mirror.example/a.tar.gz")));
+        assert!(!may_follow(&https, &url("http://127.0.0.1:8000/a.tar.gz")));
+        assert!(!may_follow(&https, &url("http://files.example/a.tar.gz")));
+        assert!(may_follow(&local, &url("http://localhost:9000/a.tar.gz")));
+        assert!(!may_follow(&local, &url("http://files.example/a.tar.gz")));
+    }
 
     #[test]
     fn content_range_forms() {

@@ -154,7 +154,12 @@ pub async fn fetch(
 
     let mut errors: Vec<(usize, FetchError)> = Vec::new();
     if !to_fetch.is_empty() {
-        let downloader = Downloader::new(options)?;
+        let mut options = options.clone();
+        options.credentials = options
+            .credentials
+            .clone()
+            .default_for_index(&lock.tool.index_url);
+        let downloader = Downloader::new(&options)?;
         reporter.on_fetch_start(
             to_fetch.len(),
             to_fetch.iter().map(|(_, entry)| entry.size).sum(),
