@@ -1,5 +1,5 @@
-//! END-TO-END, NEEDS THE NETWORK: pip's own readers accept the locks we write, and a plain
-//! install selects the runtime packages and none of the build-only ones.
+//! END-TO-END, NEEDS THE NETWORK: pip's own readers (and uv's) accept the locks we write, and a
+//! plain install selects the runtime packages and none of the build-only ones.
 //!
 //! A venv made with the host's python3 gets a current pip and packaging from the real index
 //! (taken from pip's own configuration, never written here; `ob_testkit::python`). The lock's sdists are real, built in
@@ -206,15 +206,17 @@ fn pip_and_packaging_read_our_lock_and_skip_build_only_packages() {
     // packaging.pylock exists since 26.0 and Pylock.select since 26.1; pip reads
     // `-r pylock.toml` since 26.1. Exact versions (the newest on 2026-11-27), so a new release
     // cannot turn CI red overnight; moving to a newer reader is a deliberate change here.
-    let python =
-        match ob_testkit::python::tools_venv("pylock-readers", &["pip==26.3", "packaging==26.4"]) {
-            Ok(python) => python,
-            Err(reason) => {
-                println!("SKIPPED pip_reader_e2e: {reason}");
-                eprintln!("SKIPPED pip_reader_e2e: {reason}");
-                return;
-            }
-        };
+    let python = match ob_testkit::python::tools_venv(
+        "pylock-readers",
+        &["pip==26.3", "packaging==26.4", "uv==0.13.9"],
+    ) {
+        Ok(python) => python,
+        Err(reason) => {
+            println!("SKIPPED pip_reader_e2e: {reason}");
+            eprintln!("SKIPPED pip_reader_e2e: {reason}");
+            return;
+        }
+    };
 
     let lock_path = write_lock(work.path());
 
@@ -297,4 +299,43 @@ print(json.dumps({
         names
     };
     assert_eq!(pip_report(&[], "default.json"), RUNTIME);
+
+    // uv (its pylock support is a preview feature in 0.13), offline, into an empty venv: the
+    // same runtime set.
+    let uv = python.with_file_name("uv");
+    let target = work.path().join("uv-target");
+    run(
+        clean_command(&uv)
+            .args(["venv", "--quiet", "--offline"])
+            .arg(&target),
+        "uv venv",
+    );
+    let output = run(
+        clean_command(&uv)
+            .args([
+                "pip",
+                "install",
+                "--dry-run",
+                "--offline",
+                "--preview-features",
+                "pylock",
+            ])
+            .arg("--python")
+            .arg(target.join("bin/python"))
+            .arg("-r")
+            .arg(&lock_path)
+            .current_dir(work.path()),
+        "uv pip install --dry-run -r pylock.toml",
+    );
+    let text = String::from_utf8_lossy(&output.stderr);
+    let mut installed: Vec<String> = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("+ "))
+        .map(|pin| {
+            let (name, version) = pin.split_once("==").unwrap_or((pin, ""));
+            format!("{}=={version}", ob_lock::normalize_name(name))
+        })
+        .collect();
+    installed.sort();
+    assert_eq!(installed, RUNTIME, "uv said:\n{text}");
 }
