@@ -48,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
@@ -170,10 +171,18 @@ def wheel_versions(filenames):
     return versions
 
 
-def top_level_wheels(filenames, specs):
+def top_level_wheels(paths, specs):
+    """The requested packages' wheel names, each marked with whether it holds compiled code
+    (pyyaml leaves out its C extension where libyaml's headers are missing)."""
     names = {re.sub(r"[-_.]+", "-", re.split(r"[<>=!~ \[]", spec)[0]).lower() for spec in specs}
-    return sorted(f for f in filenames
-                  if re.sub(r"[-_.]+", "-", f.split("-")[0]).lower() in names)
+    shown = []
+    for path in sorted(paths, key=lambda p: p.name):
+        if re.sub(r"[-_.]+", "-", path.name.split("-")[0]).lower() not in names:
+            continue
+        with zipfile.ZipFile(path) as wheel:
+            compiled = any(n.endswith((".so", ".pyd")) for n in wheel.namelist())
+        shown.append(f"{path.name} ({'with' if compiled else 'no'} compiled extension)")
+    return shown
 
 
 def statuses(report):
@@ -206,7 +215,7 @@ def run_ours(program, specs, index, exclude_newer, run_dir):
          "--out", "dist-cold", "--json"], run_dir / "build-cold.log", run_dir, env)
     counts, second_counts = statuses(report), statuses(json.loads(second_out))
     cold_counts = statuses(json.loads(cold_out))
-    wheels = [p["wheel"] for p in report["packages"] if p.get("wheel")]
+    wheels = [run_dir / "dist" / p["wheel"] for p in report["packages"] if p.get("wheel")]
     result["facts"] = {
         "resolve built": resolved.get("built"),
         "resolve from cache": resolved.get("from_cache"),
@@ -217,7 +226,7 @@ def run_ours(program, specs, index, exclude_newer, run_dir):
         "wheels": len(wheels),
         "top-level wheels": top_level_wheels(wheels, specs),
     }
-    result["versions"] = wheel_versions(wheels)
+    result["versions"] = wheel_versions(p.name for p in wheels)
     return result
 
 
@@ -233,11 +242,11 @@ def run_uv(venv, specs, index, exclude_newer, run_dir):
         run_dir / "uv.log", run_dir, env)
     # Every wheel uv compiled from an sdist stays in its cache's sdists bucket, at
     # sdists-vN/<index>/<name>/<version>/<id>/; deeper are the unpacked sources' own files.
-    wheels = sorted(p.name for p in (run_dir / "uv-cache").glob("sdists-v*/*/*/*/*/*.whl"))
+    wheels = sorted((run_dir / "uv-cache").glob("sdists-v*/*/*/*/*/*.whl"))
     return {
         "e2e": seconds,
         "facts": {"wheels built": len(wheels), "top-level wheels": top_level_wheels(wheels, specs)},
-        "versions": wheel_versions(wheels),
+        "versions": wheel_versions(p.name for p in wheels),
     }
 
 
@@ -248,11 +257,11 @@ def run_fromager(venv, specs, run_dir):
         [venv / "bin" / "fromager", "-o", "sdists-repo", "-w", "wheels-repo", "-t", "work-dir",
          "--log-file", "fromager-detail.log", "bootstrap", *specs],
         run_dir / "fromager.log", run_dir, env)
-    wheels = sorted(p.name for p in (run_dir / "wheels-repo" / "downloads").glob("*.whl"))
+    wheels = sorted((run_dir / "wheels-repo" / "downloads").glob("*.whl"))
     return {
         "e2e": seconds,
         "facts": {"wheels built": len(wheels), "top-level wheels": top_level_wheels(wheels, specs)},
-        "versions": wheel_versions(wheels),
+        "versions": wheel_versions(p.name for p in wheels),
     }
 
 
@@ -319,7 +328,8 @@ def main():
               "hooks run under `unshare -cn` (no network) on the host's file system.")
     if "pyyaml" in sets and os.path.exists("/usr/include/yaml.h"):
         print("note: the host has libyaml's headers, so uv and fromager (building on the host) "
-              "may compile pyyaml's C extension; see the pyyaml wheel names below.")
+              "compile pyyaml's C extension, which the builder image (no libyaml headers) leaves out; "
+              "each run's wheel line says which wheel has it.")
 
     results = {(s, t): [] for s in sets for t in tools}
     failures = []
