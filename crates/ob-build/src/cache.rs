@@ -94,6 +94,9 @@ pub struct CacheEntry {
     pub sha256: String,
     /// Its importable top-level modules.
     pub top_level: Vec<String>,
+    /// Its compiled extension modules.
+    #[serde(default)]
+    pub extension_modules: Vec<String>,
     /// What `get_requires_for_build_wheel` named in the build that made it.
     pub build_requirements: Vec<String>,
     /// The wheel's `Requires-Dist`.

@@ -28,6 +28,7 @@ pub mod metadata;
 mod progress;
 mod report;
 mod schedule;
+pub mod sources;
 pub mod step;
 pub mod wheel;
 

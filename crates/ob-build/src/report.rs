@@ -81,6 +81,13 @@ pub struct PackageReport {
     /// Importable top-level modules of the wheel (what `--verify-install` imports).
     #[serde(default)]
     pub top_level: Vec<String>,
+    /// Compiled extension modules of the wheel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extension_modules: Vec<String>,
+    /// Set when the sdist ships native sources (named here) but the wheel holds no extension
+    /// module: it was built without its native part, usually for a missing header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<String>,
     /// The wheels installed in its build environment.
     pub build_requires: Vec<UsedWheel>,
     /// Layer digest of the image it was built in.
@@ -166,6 +173,13 @@ impl BuildReport {
         self.packages
             .iter()
             .filter(|package| !package.status.has_wheel())
+    }
+
+    /// Packages whose wheel lacks the native part their sdist ships.
+    pub fn degraded(&self) -> impl Iterator<Item = &PackageReport> {
+        self.packages
+            .iter()
+            .filter(|package| package.degraded.is_some())
     }
 
     /// Every package has its wheel, no second build differed, and the install check (if any)

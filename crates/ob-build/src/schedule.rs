@@ -274,6 +274,8 @@ impl Run<'_> {
             wheel: None,
             wheel_sha256: None,
             top_level: Vec::new(),
+            extension_modules: Vec::new(),
+            degraded: None,
             build_requires: used,
             image_digest: self.builder.image_digest().to_owned(),
             inputs_digest: inputs,
@@ -284,6 +286,21 @@ impl Run<'_> {
             dropped: Vec::new(),
             reproducible: None,
         }
+    }
+
+    /// Why a wheel with these extension modules is degraded, if it is: its sdist ships native
+    /// sources and it holds no extension module.
+    fn degraded(&self, sdist: &SdistInput, extension_modules: &[String]) -> Option<String> {
+        if !extension_modules.is_empty() {
+            return None;
+        }
+        let sources = crate::sources::native_sources(&sdist.path, &sdist.filename);
+        (!sources.is_empty()).then(|| {
+            format!(
+                "its sdist ships native sources ({}) but the wheel holds no extension module; a missing system library is the usual cause",
+                sources.join(", ")
+            )
+        })
     }
 
     /// The request for package `id` with `used`; the caller keeps `environment` and `sdist`.
@@ -355,6 +372,8 @@ impl Run<'_> {
                 report.wheel = Some(wheel.filename);
                 report.wheel_sha256 = Some(wheel.sha256);
                 report.top_level = wheel.top_level;
+                report.extension_modules = wheel.extension_modules;
+                report.degraded = self.degraded(&sdist, &report.extension_modules);
                 Ok((report, Vec::new()))
             }
             StepResult::Failed(failure) => {

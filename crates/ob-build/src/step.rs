@@ -138,6 +138,8 @@ pub struct ProducedWheel {
     pub sha256: String,
     /// Importable top-level modules.
     pub top_level: Vec<String>,
+    /// Its compiled extension modules.
+    pub extension_modules: Vec<String>,
     /// Its METADATA.
     pub metadata: CoreMetadata,
     /// Where it is: in the wheel cache, or in the step's own directory (kept as long as this
@@ -302,6 +304,7 @@ impl Builder {
                     filename: entry.wheel,
                     sha256: entry.sha256,
                     top_level: entry.top_level,
+                    extension_modules: entry.extension_modules,
                     metadata: CoreMetadata {
                         metadata_version: "2.1".to_owned(),
                         name: entry.name,
@@ -405,6 +408,7 @@ impl Builder {
                 wheel: filename.clone(),
                 sha256: checked.sha256.clone(),
                 top_level: checked.top_level.clone(),
+                extension_modules: checked.extension_modules.clone(),
                 build_requirements: outcome.build_requirements.clone().unwrap_or_default(),
                 requires_dist: checked.metadata.requires_dist.clone(),
                 requires_python: checked.metadata.requires_python.clone(),
@@ -415,6 +419,7 @@ impl Builder {
                 filename,
                 sha256: checked.sha256,
                 top_level: checked.top_level,
+                extension_modules: checked.extension_modules,
                 metadata: checked.metadata,
                 path: cached.path,
                 from_cache: false,
@@ -425,6 +430,7 @@ impl Builder {
             filename,
             sha256: checked.sha256,
             top_level: checked.top_level,
+            extension_modules: checked.extension_modules,
             metadata: checked.metadata,
             path: built,
             from_cache: false,

@@ -59,6 +59,8 @@ pub struct CheckedWheel {
     pub sha256: String,
     /// Importable top-level modules and packages.
     pub top_level: Vec<String>,
+    /// Its compiled extension modules (`.so`, `.pyd`), as entry paths.
+    pub extension_modules: Vec<String>,
     /// Its `.dist-info/METADATA`.
     pub metadata: CoreMetadata,
 }
@@ -283,9 +285,20 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
             ),
         });
     }
+    let extension_modules = files
+        .keys()
+        .filter(|entry| {
+            let first = entry.split('/').next().unwrap_or_default();
+            !first.ends_with(".dist-info")
+                && !first.ends_with(".data")
+                && (entry.ends_with(".so") || entry.ends_with(".pyd") || entry.contains(".so."))
+        })
+        .cloned()
+        .collect();
     Ok(CheckedWheel {
         sha256,
         top_level: top_level_modules(files.keys().map(String::as_str)),
+        extension_modules,
         metadata,
     })
 }

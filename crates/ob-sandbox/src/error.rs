@@ -99,6 +99,16 @@ pub enum SandboxError {
     )]
     NotRoot,
 
+    /// A name given to `image create --with` that cannot be a Debian package.
+    #[error(
+        "`{name}` is not a Debian package name\n\n\
+         hint: name packages as `apt-cache search` shows them, e.g. `--with libgdal-dev`"
+    )]
+    BadPackageName {
+        /// What was given.
+        name: String,
+    },
+
     /// No Debian mirror was given and none was found in the host's apt sources.
     #[error(
         "no Debian mirror found in the host's apt sources ({searched})\n\n\

@@ -39,6 +39,44 @@ pub const PACKAGES: &[&str] = &[
     "zlib1g-dev",
     "libssl-dev",
 ];
+/// Build tools that backends call (scikit-build-core and meson-python expect cmake, ninja and
+/// meson; auditwheel-style steps patchelf; SciPy-style projects a Fortran compiler), and the
+/// headers of the libraries the most downloaded native packages link: lxml (libxml2, libxslt),
+/// pyyaml (libyaml), Pillow (jpeg, png, freetype, webp, tiff, lcms2, openjpeg), psycopg (libpq),
+/// numpy and SciPy (OpenBLAS, LAPACK), and the standard library's optional parts.
+pub const NATIVE_PACKAGES: &[&str] = &[
+    "cmake",
+    "ninja-build",
+    "meson",
+    "patchelf",
+    "gfortran",
+    "libyaml-dev",
+    "libxml2-dev",
+    "libxslt1-dev",
+    "libjpeg-dev",
+    "libpng-dev",
+    "libfreetype-dev",
+    "libwebp-dev",
+    "libtiff-dev",
+    "liblcms2-dev",
+    "libopenjp2-7-dev",
+    "libpq-dev",
+    "libopenblas-dev",
+    "liblapack-dev",
+    "libsqlite3-dev",
+    "libbz2-dev",
+    "liblzma-dev",
+    "libreadline-dev",
+];
+/// Rust's compiler and cargo, for maturin and setuptools-rust packages (cryptography,
+/// pydantic-core, rpds-py, bcrypt, orjson, jiter). Debian trixie ships 1.85; a package that
+/// needs a newer one needs an image of its own (`--image`).
+pub const RUST_PACKAGES: &[&str] = &["rustc", "cargo"];
+/// Image label holding every installed Debian package as `name=version`, sorted, comma
+/// separated: what the image's layer digest pins, readable without running it.
+pub const LABEL_DEBIAN_PACKAGES: &str = "org.offline-build.debian-packages";
+/// Image label holding the packages asked for with `image create --with`, comma separated.
+pub const LABEL_EXTRA_PACKAGES: &str = "org.offline-build.extra-packages";
 /// Image label holding the Python version (e.g. `3.13.5`), set by [`create`].
 pub const LABEL_PYTHON_VERSION: &str = "org.offline-build.python-version";
 /// Image label holding the wheel platform tag (e.g. `linux_x86_64`), set by [`create`].
@@ -60,6 +98,13 @@ pub struct ImageInfo {
     pub python_version: String,
     /// The platform tag of wheels built in it, e.g. `linux_x86_64`.
     pub platform: String,
+    /// Every Debian package installed in it, `name=version`, sorted (made by [`create`]; empty
+    /// for other images).
+    #[serde(default)]
+    pub debian_packages: Vec<String>,
+    /// The packages added with `image create --with` (made by [`create`]).
+    #[serde(default)]
+    pub extra_packages: Vec<String>,
 }
 
 /// Options of [`create`].
@@ -69,6 +114,68 @@ pub struct CreateOptions {
     pub mirror: Option<String>,
     /// Make the image again even if it exists.
     pub force: bool,
+    /// Debian packages to install beside [`PACKAGES`], [`NATIVE_PACKAGES`] and
+    /// [`RUST_PACKAGES`] (`image create --with`).
+    pub extra_packages: Vec<String>,
+}
+
+/// Whether `name` can be a Debian package name (policy 5.6.1): lowercase letters, digits and
+/// `+-.`, at least two characters, starting with a letter or digit. Anything else is refused
+/// before it reaches debootstrap's command line.
+pub fn is_debian_package_name(name: &str) -> bool {
+    name.len() >= 2
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        })
+}
+
+/// Every package the image is bootstrapped with: ours, then the extra ones, each once.
+pub fn image_packages(extra: &[String]) -> Vec<String> {
+    let mut packages: Vec<String> = PACKAGES
+        .iter()
+        .chain(NATIVE_PACKAGES)
+        .chain(RUST_PACKAGES)
+        .map(|name| (*name).to_owned())
+        .collect();
+    for name in extra {
+        if !packages.contains(name) {
+            packages.push(name.clone());
+        }
+    }
+    packages
+}
+
+/// `name=version` of every package `dpkg` lists as installed in `status` (the text of
+/// `var/lib/dpkg/status`), sorted.
+pub fn installed_packages(status: &str) -> Vec<String> {
+    let mut installed = Vec::new();
+    for stanza in status.split("\n\n") {
+        let field = |key: &str| {
+            stanza.lines().find_map(|line| {
+                line.strip_prefix(key)
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    .map(|value| value.trim().to_owned())
+            })
+        };
+        if let (Some(name), Some(version), Some(state)) =
+            (field("Package"), field("Version"), field("Status"))
+            && state.ends_with(" installed")
+        {
+            let arch = field("Architecture").filter(|arch| arch != "all");
+            let multi_arch = field("Multi-Arch").is_some_and(|value| value == "same");
+            let name = match arch {
+                Some(arch) if multi_arch => format!("{name}:{arch}"),
+                _ => name,
+            };
+            installed.push(format!("{name}={version}"));
+        }
+    }
+    installed.sort();
+    installed
 }
 
 /// What [`create`] did.
@@ -162,12 +269,25 @@ pub async fn inspect(
             (Some(version), Some(platform)) => (version.clone(), platform.clone()),
             _ => ask_python(sandbox, reference).await?,
         };
+    let list = |label: &str| -> Vec<String> {
+        labels
+            .get(label)
+            .map(|text| {
+                text.split(',')
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     Ok(Some(ImageInfo {
         reference: reference.to_string(),
         id,
         digest,
         python_version,
         platform,
+        debian_packages: list(LABEL_DEBIAN_PACKAGES),
+        extra_packages: list(LABEL_EXTRA_PACKAGES),
     }))
 }
 
@@ -257,8 +377,24 @@ pub async fn create(
     reporter: &dyn CreateReporter,
 ) -> Result<CreateOutcome, SandboxError> {
     let existing = inspect(sandbox, DEFAULT_IMAGE).await?;
+    // An image made without some of the packages asked for (by an older offline-build, or
+    // without this `--with`) is made again.
+    let wanted = image_packages(&options.extra_packages);
+    let covers = |info: &ImageInfo| {
+        let mut extra_now = info.extra_packages.clone();
+        let mut extra_wanted = options.extra_packages.clone();
+        extra_now.sort();
+        extra_wanted.sort();
+        extra_now == extra_wanted
+            && wanted.iter().all(|name| {
+                info.debian_packages
+                    .iter()
+                    .any(|entry| entry.split(['=', ':']).next() == Some(name.as_str()))
+            })
+    };
     if let Some(info) = &existing
         && !options.force
+        && covers(info)
     {
         reporter.on_step(&format!(
             "`{DEFAULT_IMAGE}` already exists (layer {}); use --force to make it again",
@@ -286,8 +422,23 @@ pub async fn create(
             "Removed {abandoned} temporary rootfs left by an interrupted `image create`"
         ));
     }
+    if let Some(bad) = options
+        .extra_packages
+        .iter()
+        .find(|name| !is_debian_package_name(name))
+    {
+        return Err(SandboxError::BadPackageName { name: bad.clone() });
+    }
     let rootfs_dir = rootfs::RootfsDir::new()?;
-    let result = build_and_import(sandbox, &debootstrap, &mirror, &rootfs_dir, reporter).await;
+    let result = build_and_import(
+        sandbox,
+        &debootstrap,
+        &mirror,
+        &options.extra_packages,
+        &rootfs_dir,
+        reporter,
+    )
+    .await;
     reporter.on_step("Removing the temporary rootfs");
     rootfs_dir.remove().await;
     let info = result?;
@@ -323,12 +474,24 @@ async fn build_and_import(
     sandbox: &Sandbox,
     debootstrap: &Path,
     mirror: &str,
+    extra: &[String],
     rootfs_dir: &rootfs::RootfsDir,
     reporter: &dyn CreateReporter,
 ) -> Result<ImageInfo, SandboxError> {
     let root = rootfs_dir.root();
+    let packages = image_packages(extra);
     reporter.on_step(&format!(
-        "Bootstrapping Debian {DEBIAN_SUITE} from {mirror} with python3 and a C compiler (about a minute)"
+        "Bootstrapping Debian {DEBIAN_SUITE} from {mirror} with python3, C, C++, Fortran and Rust \
+         compilers, build tools and {} library headers{} (a few minutes)",
+        NATIVE_PACKAGES
+            .iter()
+            .filter(|name| name.ends_with("-dev"))
+            .count(),
+        if extra.is_empty() {
+            String::new()
+        } else {
+            format!(", and {}", extra.join(", "))
+        }
     ));
     // A minute of slack: package contents are older by far, and clock steps happen.
     let made_since = std::time::SystemTime::now()
@@ -338,7 +501,7 @@ async fn build_and_import(
     let mut command = tokio::process::Command::new(debootstrap);
     command
         .arg("--variant=minbase")
-        .arg(format!("--include={}", PACKAGES.join(",")))
+        .arg(format!("--include={}", packages.join(",")))
         .arg(DEBIAN_SUITE)
         .arg(&root)
         .arg(mirror);
@@ -358,6 +521,32 @@ async fn build_and_import(
         })??;
 
     let (python_version, platform) = python_in_chroot(&root).await?;
+    let status_path = root.join("var/lib/dpkg/status");
+    let installed =
+        installed_packages(&fs_err::read_to_string(&status_path).map_err(|source| {
+            SandboxError::io("could not read the rootfs's dpkg status", source)
+        })?);
+    let missing: Vec<&String> = packages
+        .iter()
+        .filter(|name| {
+            !installed
+                .iter()
+                .any(|entry| entry.split(['=', ':']).next() == Some(name.as_str()))
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(SandboxError::Unexpected {
+            action: "bootstrap the builder image".to_owned(),
+            detail: format!(
+                "debootstrap finished without installing {}",
+                missing
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
 
     reporter.on_step(&format!(
         "Importing the rootfs into Docker as `{DEFAULT_IMAGE}`"
@@ -379,7 +568,10 @@ async fn build_and_import(
             "ENV LANG=C.UTF-8".to_string(),
             format!(
                 "LABEL {LABEL_PYTHON_VERSION}=\"{python_version}\" {LABEL_PLATFORM}=\"{platform}\" \
-                 org.offline-build.debian-suite=\"{DEBIAN_SUITE}\""
+                 org.offline-build.debian-suite=\"{DEBIAN_SUITE}\" \
+                 {LABEL_DEBIAN_PACKAGES}=\"{}\" {LABEL_EXTRA_PACKAGES}=\"{}\"",
+                installed.join(","),
+                extra.join(",")
             ),
             "CMD [\"python3\"]".to_string(),
         ],
@@ -577,6 +769,23 @@ fn effective_uid() -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn installed_packages_come_from_dpkg_status_sorted_with_multi_arch_names() {
+        let status = "Package: zlib1g\nStatus: install ok installed\nMulti-Arch: same\nArchitecture: amd64\nVersion: 1:1.3\n\nPackage: cmake\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.31.6-2\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
+        assert_eq!(
+            installed_packages(status),
+            ["cmake=3.31.6-2", "zlib1g:amd64=1:1.3"]
+        );
+        assert!(is_debian_package_name("libxml2-dev"));
+        assert!(is_debian_package_name("g++"));
+        for bad in ["", "a", "Lib", "x;rm", "-x", "a b", "pkg=1"] {
+            assert!(!is_debian_package_name(bad), "{bad}");
+        }
+        let packages = image_packages(&["libgdal-dev".into(), "cmake".into()]);
+        assert_eq!(packages.iter().filter(|p| *p == "cmake").count(), 1);
+        assert_eq!(packages.last().map(String::as_str), Some("libgdal-dev"));
+    }
 
     #[test]
     fn one_layer_is_its_own_chain_id() {

@@ -162,6 +162,10 @@ pub struct BuildArgs {
     /// Build every package, taking nothing from the wheel cache and storing nothing in it.
     #[arg(long)]
     pub no_cache: bool,
+    /// Exit 1 when a wheel is degraded: its sdist ships native sources but the wheel holds no
+    /// extension module (built without them, usually for a missing system library).
+    #[arg(long)]
+    pub strict: bool,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
@@ -249,6 +253,10 @@ pub struct ImageCreateArgs {
     /// Re-create the image even if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Install this Debian package too (repeatable), e.g. `--with libgdal-dev`; the image is
+    /// made again when it exists without them.
+    #[arg(long = "with", value_name = "PACKAGE")]
+    pub with: Vec<String>,
 }
 
 #[derive(Debug, Args)]

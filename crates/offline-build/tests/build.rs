@@ -153,3 +153,40 @@ fn escape_sequences_in_a_failed_build_s_log_are_shown_not_sent() {
         "{text}"
     );
 }
+
+/// A package whose sdist ships C sources but whose wheel holds no extension module (its build
+/// fell back to pure Python, as pyyaml's does without libyaml's headers) is reported degraded,
+/// by name and with the sources; `--strict` makes that exit 1. A compiled package is not.
+#[test]
+fn a_wheel_built_without_its_native_part_is_reported_degraded() {
+    const FALLBACK: Fixture = fixture("fallback", &["minibackend"]);
+    let project = Project::new(&[MINIBACKEND, FALLBACK, CSPEED]);
+    let output = offline_build(&project, &["--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("fallback 1.0 is degraded: its sdist ships native sources (fallback-1.0/src/_speedups.c)"),
+        "{text}"
+    );
+    assert!(!text.contains("cspeed 1.0 is degraded"), "{text}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let find = |name: &str| {
+        report["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert!(find("fallback")["degraded"].is_string());
+    assert!(find("cspeed")["degraded"].is_null());
+    assert!(
+        find("cspeed")["extension-modules"]
+            .as_array()
+            .is_some_and(|modules| !modules.is_empty())
+    );
+    let strict = offline_build(&project, &["--strict"]);
+    assert_eq!(strict.status.code(), Some(1), "{}", stderr(&strict));
+    assert!(stderr(&strict).contains("--strict: 1 degraded wheel(s)"));
+}

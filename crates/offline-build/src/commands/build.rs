@@ -56,6 +56,14 @@ pub async fn exec(args: BuildArgs, printer: &Printer) -> anyhow::Result<Exit> {
         std::io::Write::write_all(&mut stdout, b"\n")?;
     }
     print_summary(&report, &args, printer, started.elapsed());
+    let degraded = report.degraded().count();
+    if degraded > 0 && args.strict {
+        printer.warn(format!(
+            "--strict: {degraded} degraded wheel(s); add the system libraries they need to the \
+             builder image (`offline-build image create --with PACKAGE`) and build again"
+        ));
+        return Ok(Exit::Failure);
+    }
     Ok(if report.succeeded() {
         Exit::Success
     } else {
@@ -96,6 +104,14 @@ fn print_summary(report: &BuildReport, args: &BuildArgs, printer: &Printer, elap
         elapsed.as_secs_f64(),
         args.out.display()
     ));
+    for package in report.degraded() {
+        printer.warn(format!(
+            "{} {} is degraded: {}",
+            package.name,
+            package.version,
+            package.degraded.as_deref().unwrap_or_default()
+        ));
+    }
     let skipped: Vec<String> = report
         .packages
         .iter()

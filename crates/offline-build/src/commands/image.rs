@@ -36,9 +36,17 @@ pub async fn exec(command: ImageCommand, printer: &Printer) -> anyhow::Result<Ex
 async fn create(args: ImageCreateArgs, printer: &Printer) -> anyhow::Result<Exit> {
     let sandbox = Sandbox::connect().await?;
     let reporter = StepReporter::new(printer);
+    if let Some(bad) = args
+        .with
+        .iter()
+        .find(|name| !image::is_debian_package_name(name))
+    {
+        return Err(rejected(SandboxError::BadPackageName { name: bad.clone() }));
+    }
     let options = CreateOptions {
         mirror: args.mirror,
         force: args.force,
+        extra_packages: args.with,
     };
     let outcome = image::create(&sandbox, &options, &reporter).await;
     reporter.finish();
@@ -68,6 +76,18 @@ async fn show(args: ImageShowArgs, printer: &Printer) -> anyhow::Result<Exit> {
         writeln!(stdout, "python:    {}", info.python_version)?;
         writeln!(stdout, "platform:  {}", info.platform)?;
         writeln!(stdout, "id:        {}", info.id)?;
+        if !info.debian_packages.is_empty() {
+            writeln!(
+                stdout,
+                "packages:  {} Debian packages{} (`--json` lists them with versions)",
+                info.debian_packages.len(),
+                if info.extra_packages.is_empty() {
+                    String::new()
+                } else {
+                    format!(", with {}", info.extra_packages.join(", "))
+                }
+            )?;
+        }
     }
     let _ = printer;
     Ok(Exit::Success)
