@@ -17,8 +17,9 @@ use crate::error::BuildError;
 use crate::report::UsedWheel;
 use crate::wheel::WheelName;
 
-/// Format of `entry.json`; an entry of another format is a miss.
-const ENTRY_VERSION: u32 = 1;
+/// Format of `entry.json`; an entry of another format (an older offline-build's) is a miss and
+/// is replaced. Raise it whenever a field is added.
+pub const ENTRY_VERSION: u32 = 2;
 /// Entries are small; anything larger was not written by us.
 const MAX_ENTRY_BYTES: u64 = 1 << 20;
 
@@ -171,6 +172,10 @@ impl WheelCache {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
             _ => {}
         }
+        if self.other_format(&record) {
+            let _ = fs_err::remove_dir_all(&directory);
+            return Lookup::Miss;
+        }
         match self.check(&directory, key, name, version) {
             Ok(cached) => Lookup::Hit(Box::new(cached)),
             Err(reason) => {
@@ -183,6 +188,20 @@ impl WheelCache {
                 }
             }
         }
+    }
+
+    /// An entry that parses as one of ours but of another format version: not a sign of
+    /// tampering, only of another offline-build.
+    fn other_format(&self, record: &Path) -> bool {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        struct Version {
+            entry_version: u32,
+        }
+        read_small_file(record)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Version>(&bytes).ok())
+            .is_some_and(|found| found.entry_version != ENTRY_VERSION)
     }
 
     fn check(
@@ -329,6 +348,24 @@ mod tests {
             wheel: format!("{name}-1.0-py3-none-any.whl"),
             sha256: sha256.to_owned(),
         }
+    }
+
+    /// Regression: entries of an older offline-build lacked `extension-modules`, which read
+    /// back as "none" and reported compiled wheels as degraded.
+    #[test]
+    fn an_entry_of_another_format_is_a_quiet_miss_and_goes() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = WheelCache::new(root.path());
+        let key = "a".repeat(64);
+        let entry = root.path().join(&key);
+        fs_err::create_dir(&entry).unwrap();
+        fs_err::write(
+            entry.join("entry.json"),
+            format!(r#"{{"entry-version": 1, "key": "{key}", "name": "greet", "version": "1.0"}}"#),
+        )
+        .unwrap();
+        assert!(matches!(cache.lookup(&key, "greet", "1.0"), Lookup::Miss));
+        assert!(!entry.exists());
     }
 
     #[test]

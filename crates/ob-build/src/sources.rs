@@ -54,11 +54,14 @@ fn is_native_source(name: &str) -> bool {
         "benchmarks",
         "bench",
     ];
-    let lower = name.to_ascii_lowercase();
-    EXTENSIONS
-        .iter()
-        .any(|extension| lower.ends_with(extension))
-        && !lower.split('/').any(|part| ASIDE.contains(&part))
+    let lower = name.trim_start_matches("./").to_ascii_lowercase();
+    let parts: Vec<&str> = lower.split('/').collect();
+    // Beside pyproject.toml, a C file is no module's (setuptools' Windows `launcher.c`).
+    parts.len() > 2
+        && EXTENSIONS
+            .iter()
+            .any(|extension| lower.ends_with(extension))
+        && !parts.iter().any(|part| ASIDE.contains(part))
 }
 
 #[cfg(test)]
@@ -75,5 +78,6 @@ mod tests {
         assert!(!is_native_source("greet-1.0/tests/fixture.c"));
         assert!(!is_native_source("x-1.0/docs/example.cpp"));
         assert!(!is_native_source("x-1.0/x/__init__.py"));
+        assert!(!is_native_source("setuptools-84.2.1/launcher.c"));
     }
 }

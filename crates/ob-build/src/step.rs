@@ -401,7 +401,7 @@ impl Builder {
             && let Some(cache) = &self.options.cache
         {
             let entry = CacheEntry {
-                entry_version: 1,
+                entry_version: crate::cache::ENTRY_VERSION,
                 key: outcome.key.clone(),
                 name: request.name.to_owned(),
                 version: request.version.to_owned(),
