@@ -187,3 +187,66 @@ fn resolves_fetches_builds_and_imports_boto3_and_requests_offline() {
         assert!(modules.iter().any(|m| m == module), "{module}: {modules:?}");
     }
 }
+
+/// pyyaml against the real index: its build compiles Cython (once, in resolve; `build` takes
+/// the wheels from the cache) and links libyaml from the builder image, so the result installs
+/// offline with its C extension: `yaml.__with_libyaml__` is true, and no wheel is degraded.
+#[test]
+fn pyyaml_builds_with_libyaml_and_cython_compiled_once() {
+    if let Err(reason) = index_reachable() {
+        eprintln!("SKIPPED: the package index cannot be reached: {reason}");
+        return;
+    }
+    let image = ob_testkit::image::builder_image();
+    let dir = tempfile::tempdir().unwrap();
+    let resolved = offline_build(
+        dir.path(),
+        &[
+            "resolve",
+            "pyyaml==6.0.3",
+            "--exclude-newer",
+            "2026-11-01T00:00:00Z",
+            "--json",
+        ],
+    );
+    assert_eq!(resolved.status.code(), Some(0));
+    assert_eq!(offline_build(dir.path(), &["fetch"]).status.code(), Some(0));
+    let built = offline_build(dir.path(), &["build", "--strict", "--json"]);
+    assert_eq!(built.status.code(), Some(0), "--strict: nothing is degraded");
+    let report: serde_json::Value = serde_json::from_slice(&built.stdout).unwrap();
+    for package in report["packages"].as_array().unwrap() {
+        assert_eq!(package["status"], "cached", "{package:#}");
+    }
+    let pyyaml = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "pyyaml")
+        .unwrap();
+    assert!(
+        pyyaml["extension-modules"]
+            .as_array()
+            .is_some_and(|modules| modules.iter().any(|m| m.as_str().unwrap().starts_with("yaml/_yaml"))),
+        "{pyyaml:#}"
+    );
+    // Installed from dist/ alone, in a container with no network, libyaml is what it uses.
+    let dist = dir.path().join("dist");
+    let check = Command::new("docker")
+        .args(["run", "--rm", "--network", "none", "-v"])
+        .arg(format!("{}:/dist:ro", dist.display()))
+        .args([
+            &image,
+            "sh",
+            "-c",
+            "python3 -m venv /tmp/v && /tmp/v/bin/pip install -q --no-index --find-links /dist pyyaml \
+             && /tmp/v/bin/python -c 'import yaml; print(yaml.__with_libyaml__)'",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        "True",
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
