@@ -212,7 +212,11 @@ fn pyyaml_builds_with_libyaml_and_cython_compiled_once() {
     assert_eq!(resolved.status.code(), Some(0));
     assert_eq!(offline_build(dir.path(), &["fetch"]).status.code(), Some(0));
     let built = offline_build(dir.path(), &["build", "--strict", "--json"]);
-    assert_eq!(built.status.code(), Some(0), "--strict: nothing is degraded");
+    assert_eq!(
+        built.status.code(),
+        Some(0),
+        "--strict: nothing is degraded"
+    );
     let report: serde_json::Value = serde_json::from_slice(&built.stdout).unwrap();
     for package in report["packages"].as_array().unwrap() {
         assert_eq!(package["status"], "cached", "{package:#}");
@@ -226,7 +230,9 @@ fn pyyaml_builds_with_libyaml_and_cython_compiled_once() {
     assert!(
         pyyaml["extension-modules"]
             .as_array()
-            .is_some_and(|modules| modules.iter().any(|m| m.as_str().unwrap().starts_with("yaml/_yaml"))),
+            .is_some_and(|modules| modules
+                .iter()
+                .any(|m| m.as_str().unwrap().starts_with("yaml/_yaml"))),
         "{pyyaml:#}"
     );
     // Installed from dist/ alone, in a container with no network, libyaml is what it uses.
