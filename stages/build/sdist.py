@@ -16,6 +16,17 @@ class SdistError(ValueError):
     """An sdist we refuse to extract."""
 
 
+def refuse_repeated(names):
+    """Raises when a member path repeats: whichever copy a reader takes (resolve's host reads the
+    first PKG-INFO, extraction keeps the last), another reader takes the other one."""
+    seen = set()
+    for name in names:
+        path = os.path.normpath(name)
+        if path in seen:
+            raise UnsafeMember(f"`{name}` is in the archive twice")
+        seen.add(path)
+
+
 def extract_sdist(sdist, source_dir):
     """Extracts `sdist` and moves its one top-level directory to `source_dir`."""
     os.makedirs(os.path.dirname(source_dir), exist_ok=True)
@@ -26,9 +37,11 @@ def extract_sdist(sdist, source_dir):
             with zipfile.ZipFile(sdist) as archive:
                 for name in archive.namelist():
                     check_member(name)
+                refuse_repeated(archive.namelist())
                 archive.extractall(staging)
         else:
             with tarfile.open(sdist) as archive:
+                refuse_repeated(member.name for member in archive.getmembers() if not member.isdir())
                 archive.extractall(staging, filter="data")
     except (UnsafeMember, tarfile.FilterError) as error:
         raise SdistError(f"{os.path.basename(sdist)}: {error}") from None

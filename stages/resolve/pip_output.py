@@ -55,11 +55,23 @@ def oldest_first(versions):
     return sorted(versions, key=key)
 
 
+REFUSED_LINK = re.compile(r"offline-build: refusing to prepare (\S+): `([^`]*)` is not a file of the index")
+
+
 def explain(output):
     """{"kind", "package", "message", ...} for a pip run that failed with `output`."""
     refused = archive_refused(output)
     if refused is not None:
         return refused
+    link = REFUSED_LINK.search(output)
+    if link:
+        return {
+            "kind": "bad-requirement",
+            "package": canonicalize_name(link.group(1)) if link.group(1) else "",
+            "message": f"pip was asked to fetch `{link.group(2)}`, which is not a file of the "
+            "index: a direct reference, which resolve never follows",
+            "requirement": link.group(2),
+        }
     wrong_python = WRONG_PYTHON.search(output)
     if wrong_python:
         package = canonicalize_name(wrong_python.group(2))

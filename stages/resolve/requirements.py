@@ -6,7 +6,9 @@ PEP 508 does: a line (or a space-separated token) starting with `-` is an option
 replaced by an environment variable. A string that could mean anything there besides the
 requirement it parses as is refused before pip runs, and so is a direct reference (`name @ url`),
 which would make pip fetch something that no index page named, and a constraint with extras,
-which pip refuses.
+which pip refuses. So is anything longer than a real requirement ever is, and `===`, PEP 440's
+arbitrary equality, which takes any text as a version: together they once let a build
+requirement be a tar archive that pip, told to by a direct reference, unpacked and ran.
 """
 
 from dataclasses import dataclass
@@ -20,6 +22,10 @@ SPECIAL = (
     ("\\", "joins lines"),
     ("${", "expands an environment variable"),
 )
+
+
+# Far above any real requirement (the longest on the index are a few hundred characters).
+MAX_LENGTH = 1000
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,17 @@ def check(text, what="requirement"):
         return BadRequirement(text, "", f"a {what} must be one non-empty line")
     if text.lstrip().startswith("-"):
         return BadRequirement(text, "", f"`{text}` is a pip option, not a {what}")
+    if len(text) > MAX_LENGTH:
+        return BadRequirement(
+            text, "", f"a {what} of {len(text)} characters is longer than any real one ({MAX_LENGTH})"
+        )
+    if "===" in text:
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        return BadRequirement(
+            text,
+            "",
+            f"`{shown}` uses `===` (arbitrary equality: any text as a version), which resolve refuses",
+        )
     try:
         requirement, invalid = Requirement(text), None
     # Not only InvalidRequirement: packaging 25.0 (the builder image's) lets a SyntaxError out of

@@ -134,15 +134,20 @@ class Resolver:
         """pip's exit status and, when it succeeded, its report; in a directory of its own."""
         workdir = tempfile.mkdtemp(prefix=f"request-{request.id}-", dir=self.work)
         try:
-            requirements_file = os.path.join(workdir, "requirements.txt")
+            # pip runs in an empty directory of its own: nothing it is given to read is at a path
+            # that metadata could name relative to pip (`/proc/self/cwd/...`).
+            pip_dir = os.path.join(workdir, "pip")
+            os.mkdir(pip_dir)
+            inputs = tempfile.mkdtemp(prefix="in-", dir=workdir)
+            requirements_file = os.path.join(inputs, "requirements.txt")
             write_atomically(requirements_file, requirements.requirements_file(request.requirements))
             constraints_file = None
             if request.constraints:
-                constraints_file = os.path.join(workdir, "constraints.txt")
+                constraints_file = os.path.join(inputs, "constraints.txt")
                 write_atomically(constraints_file, requirements.requirements_file(request.constraints))
-            report_file = os.path.join(workdir, "report.json")
+            report_file = os.path.join(inputs, "report.json")
             argv = pip_command.arguments(report_file, requirements_file, constraints_file)
-            returncode = self.pip.run(request.id, argv, workdir, log)
+            returncode = self.pip.run(request.id, argv, pip_dir, log)
             if returncode != 0:
                 return returncode, None
             with open(report_file, encoding="utf-8") as f:

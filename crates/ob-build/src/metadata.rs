@@ -142,10 +142,57 @@ fn one_line(text: &str) -> String {
     text.split(['\r', '\n']).collect::<Vec<_>>().join(" ")
 }
 
+/// A PEP 508 requirement parsed from text that may be hostile; the error says what is wrong,
+/// with a caret under the fault.
+///
+/// pep508_rs 0.9 panics on a name that ends in `.`, `-` or `_` before anything else (`Rq. ;`),
+/// and in its error's `Display` when a multi-byte character comes before the fault: the first
+/// is refused before it is parsed, the second laid out here, and any other panic of the parser
+/// is caught, so that no text a package writes can stop the process.
+pub fn parse_requirement(
+    text: &str,
+) -> Result<pep508_rs::Requirement<pep508_rs::VerbatimUrl>, String> {
+    let trimmed = text.trim_start();
+    let name_end = trimmed
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)))
+        .unwrap_or(trimmed.len());
+    if let Some(last) = trimmed[..name_end].chars().last()
+        && "._-".contains(last)
+    {
+        return Err(format!(
+            "the name `{}` must end with a letter or digit, not `{last}`",
+            &trimmed[..name_end]
+        ));
+    }
+    let parsed = std::panic::catch_unwind(|| {
+        pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(text)
+    })
+    .map_err(|_| "the PEP 508 parser could not read it".to_owned())?;
+    parsed.map_err(|err| {
+        let chars = err.input.chars().count();
+        let before = err
+            .input
+            .get(..err.start)
+            .map_or(err.start.min(chars), |head| head.chars().count());
+        let under = err
+            .input
+            .get(err.start..err.start.saturating_add(err.len))
+            .map_or(1, |span| span.chars().count())
+            .max(1);
+        format!(
+            "{}\n{}\n{}{}",
+            err.message,
+            err.input,
+            " ".repeat(before),
+            "^".repeat(under)
+        )
+    })
+}
+
 /// A requirement in the canonical form pep508_rs writes; text that does not parse is compared
 /// with its whitespace removed (it will fail in pip either way).
 fn canonical_requirement(text: &str) -> String {
-    match pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(text) {
+    match parse_requirement(text) {
         Ok(requirement) => requirement.to_string(),
         Err(_) => text.split_whitespace().collect(),
     }
@@ -154,6 +201,16 @@ fn canonical_requirement(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regressions (found by the requirements fuzzer): both panicked inside pep508_rs.
+    #[test]
+    fn requirements_that_panicked_the_parser_are_refused() {
+        let err = parse_requirement("Rq. ; python_version > '3'").unwrap_err();
+        assert!(err.contains("must end with a letter or digit"), "{err}");
+        let err = parse_requirement("requests >= 2.0 \u{feff}\u{e9}").unwrap_err();
+        assert!(err.ends_with('^'), "{err}");
+        assert!(parse_requirement("requests[socks]>=2; python_version >= '3.8'").is_ok());
+    }
 
     #[test]
     fn headers_are_read_up_to_the_body_with_continuations() {

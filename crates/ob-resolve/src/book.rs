@@ -81,11 +81,30 @@ impl MetadataBook {
     }
 }
 
+/// In every refusal of metadata (the proxy records it), so that resolve can name the package
+/// instead of showing pip's failure; the package's name comes first, in backquotes.
+pub const REFUSED_TO_PIP: &str = "was refused to pip";
+
 impl MetadataSource for MetadataBook {
     fn metadata(&self, file: &ServedFile, sdist: &Path) -> Result<Vec<u8>, String> {
-        self.facts(&file.filename, sdist)
-            .map_err(|err| format!("`{}`: {err}", file.filename))?;
+        self.facts(&file.filename, sdist).map_err(|err| {
+            format!(
+                "`{}`'s sdist `{}` {REFUSED_TO_PIP}: {err}",
+                file.project, file.filename
+            )
+        })?;
         let told = self.told(&file.filename).unwrap_or_default();
+        if let Some((text, why)) = told
+            .requires_dist
+            .iter()
+            .find_map(|text| crate::requirement::refusal(text).map(|why| (text, why)))
+        {
+            return Err(format!(
+                "`{}`'s metadata {REFUSED_TO_PIP}: it requires `{}`, which {why}",
+                file.project,
+                crate::requirement::shown(text)
+            ));
+        }
         let version = version_of(&file.filename)
             .ok_or_else(|| format!("`{}` names no version", file.filename))?;
         Ok(told

@@ -667,6 +667,21 @@ impl Engine {
                     state.filename.clone()
                 };
                 let reported = outcome.build_requirements.clone();
+                if let Some((text, why)) =
+                    crate::requirement::first_refused(reported.iter().flatten())
+                {
+                    return Err(ResolveError::BuildFailed {
+                        package: node.name.clone(),
+                        via: self.why(&node).into(),
+                        message: format!(
+                            "its get_requires_for_build_wheel hook named `{}`, which {why}; \
+                             offline-build takes every build requirement from the index",
+                            crate::requirement::shown(text)
+                        ),
+                        tail: String::new(),
+                        log,
+                    });
+                }
                 let (record_outcome, metadata) =
                     match outcome.result {
                         StepResult::Wheel(wheel) => {

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::str::FromStr as _;
 
 use crate::ResolveError;
 
@@ -101,7 +100,7 @@ fn add_requirement(out: &mut Requirements, line: &str, location: &str) -> Result
     }
     // Parsed here, on the host, before anything starts: a typo is the user's to fix (exit 1),
     // shown with a caret under the fault, not a failure of pip deep inside a container.
-    let parsed = pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(&requirement)
+    let parsed = ob_build::metadata::parse_requirement(&requirement)
         .map_err(|err| {
             bad(
                 location,
@@ -119,6 +118,17 @@ fn add_requirement(out: &mut Requirements, line: &str, location: &str) -> Result
             location,
             &format!("`{requirement}` is a URL or path, not a requirement on the index"),
             "offline-build resolves against the package index only; name the project and version",
+        ));
+    }
+    // What the resolver session refuses from any package, it refuses from the user too.
+    if let Some(why) = crate::requirement::refusal(&requirement) {
+        return Err(bad(
+            location,
+            &format!(
+                "`{}` {why}, which resolve refuses",
+                crate::requirement::shown(&requirement)
+            ),
+            "pin versions with `==` and keep a requirement under a thousand characters",
         ));
     }
     if !hashes.is_empty() {
@@ -444,6 +454,48 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("hint:"), "{message}");
+    }
+
+    /// Regression (found by the requirements fuzzer): pep508_rs's own error display panicked
+    /// on a byte order mark before the fault.
+    #[test]
+    fn a_multi_byte_character_before_the_fault_is_shown_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "r.txt",
+            "requests >= 2.0 \u{feff}\u{e9}\u{202e}\n",
+        );
+        let err = RequirementSources {
+            requirement_files: vec![file.clone()],
+            ..RequirementSources::default()
+        }
+        .read()
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("is not a PEP 508 requirement"),
+            "{message}"
+        );
+        assert!(message.contains('^'), "{message}");
+    }
+
+    #[test]
+    fn arbitrary_equality_is_refused_on_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "r.txt", "idna\nfoo===1.0\n");
+        let err = RequirementSources {
+            requirement_files: vec![file.clone()],
+            ..RequirementSources::default()
+        }
+        .read()
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("{}:2", file.display())),
+            "{message}"
+        );
+        assert!(message.contains("uses `===`"), "{message}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod book;
 mod engine;
 mod error;
 pub mod input;
+mod requirement;
 mod resolve;
 pub mod sdist;
 pub mod session;

@@ -258,9 +258,10 @@ pub async fn resolve(
         &options.requirements.requirements,
         &options.requirements.constraints,
         options.verify_build,
-        book,
+        book.clone(),
     );
     let context = Context {
+        book,
         proxy: &proxy,
         builder: &builder,
         session: &session,
@@ -293,6 +294,8 @@ pub async fn resolve(
 
 /// What the steps of one resolve share.
 struct Context<'a> {
+    /// The sdists' facts, read once for the proxy and the engine both.
+    book: Arc<MetadataBook>,
     proxy: &'a IndexProxy,
     builder: &'a Builder,
     session: &'a Session,
@@ -383,15 +386,13 @@ fn start<'a>(
             let result = match context.proxy.sdist(&node.name, &filename).await {
                 Err(err) => return Err(ResolveError::Index(err)),
                 Ok((path, served)) => {
+                    let book = context.book.clone();
                     let book_path = path.clone();
                     let name = served.filename.clone();
-                    let facts = tokio::task::spawn_blocking(move || -> Result<_, String> {
-                        let book = crate::sdist::read(&book_path, &name)?;
-                        Ok(Arc::new(book))
-                    })
-                    .await
-                    .map_err(|join| join.to_string())
-                    .and_then(|facts| facts);
+                    let facts = tokio::task::spawn_blocking(move || book.facts(&name, &book_path))
+                        .await
+                        .map_err(|join| join.to_string())
+                        .and_then(|facts| facts);
                     facts.map(|facts| (path, served, facts))
                 }
             };
@@ -464,6 +465,25 @@ fn explain(
     if !upstream.is_empty() {
         return ResolveError::Proxy {
             reasons: upstream.join("\n"),
+        };
+    }
+    // Metadata was refused to pip: that package is at fault, not pip.
+    if let Some(refusal) = refused
+        .iter()
+        .find(|refusal| refusal.reason.contains(crate::book::REFUSED_TO_PIP))
+    {
+        let package = refusal
+            .reason
+            .split('`')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        return ResolveError::BuildFailed {
+            package,
+            via: Box::from(""),
+            message: refusal.reason.clone(),
+            tail: String::new(),
+            log: work.join("session/logs"),
         };
     }
     let host = |log: PathBuf| match log.strip_prefix("/out") {

@@ -62,6 +62,12 @@ pub fn read(path: &Path, filename: &str) -> Result<SdistFacts, String> {
             }
         }
     };
+    if let Some((text, why)) = crate::requirement::first_refused(&build_requires) {
+        return Err(format!(
+            "its [build-system].requires holds `{}`, which {why}",
+            crate::requirement::shown(text)
+        ));
+    }
     Ok(SdistFacts {
         pkg_info: pkg_info.map(|text| CoreMetadata::parse(&String::from_utf8_lossy(&text))),
         build_requires,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use ob_sandbox::{Mount, OutputLine, RunSpec, Sandbox};
+use ob_sandbox::{Mount, OutputDir, OutputLine, RunSpec, Sandbox};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
@@ -70,6 +70,8 @@ const REQUESTS_MOUNT: &str = "/ob/requests";
 const OUT_MOUNT: &str = "/out";
 const EVENT_PREFIX: &str = "offline-build-event ";
 /// How long a session that was told to stop may take to finish what it is doing.
+/// A result lists pins and problems; a real one is kilobytes, this bounds a hostile one.
+const MAX_RESULT_BYTES: u64 = 64 << 20;
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
 /// The session job (the driver's argument).
@@ -243,7 +245,12 @@ impl Session {
         spec.output = Some(Mount::new(&out, OUT_MOUNT));
         spec.timeout = timeout;
         let waiters: Waiters = Arc::default();
+        // Made here and held open: the session may be hostile, and it writes while we read.
         let results = out.join("results");
+        fs_err::create_dir_all(&results).map_err(io(&results))?;
+        fs_err::set_permissions(&results, std::fs::Permissions::from_mode(0o777))
+            .map_err(io(&results))?;
+        let results = OutputDir::open(&results).map_err(io(&results))?;
         let task = {
             let waiters = waiters.clone();
             let sandbox = sandbox.clone();
@@ -389,20 +396,21 @@ fn resolved_id(line: &str) -> Option<String> {
 }
 
 /// Reads result `id` and hands it to whoever waits for it.
-fn deliver(waiters: &Waiters, results: &Path, id: &str) {
+fn deliver(waiters: &Waiters, results: &OutputDir, id: &str) {
     let Some(waiter) = lock(waiters).remove(id) else {
         return;
     };
-    let path = results.join(format!("{id}.json"));
-    let answer = fs_err::read(&path)
-        .map_err(|err| err.to_string())
+    let name = format!("{id}.json");
+    let shown = results.path().join(&name);
+    let answer = results
+        .read(&name, MAX_RESULT_BYTES)
         .and_then(|bytes| {
             serde_json::from_slice::<ResultFile>(&bytes)
-                .map_err(|err| format!("{}: {err}", path.display()))
+                .map_err(|err| format!("{}: {err}", shown.display()))
         })
         .and_then(|file| {
             if file.id != id {
-                return Err(format!("{} answers request `{}`", path.display(), file.id));
+                return Err(format!("{} answers request `{}`", shown.display(), file.id));
             }
             file.into_result()
         });

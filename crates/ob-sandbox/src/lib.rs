@@ -42,12 +42,14 @@ mod apt;
 mod error;
 mod executor;
 pub mod image;
+mod output;
 mod rootfs;
 mod run;
 mod sandbox;
 
 pub use error::SandboxError;
 pub use executor::{Executor, RunFuture};
+pub use output::OutputDir;
 pub use run::{
     DEFAULT_PATH, Limits, Mount, Network, OutputLine, RunOutcome, RunSpec, SANDBOX_USER,
 };

@@ -34,10 +34,11 @@ def write_zip(path, members):
 
 
 def write_tar(path, members):
-    """A .tar.gz at `path` of {name: bytes or (bytes, mode)}; a value of ("symlink", target) makes
-    a symbolic link."""
+    """A .tar.gz at `path` of {name: bytes or (bytes, mode)} (or a list of such pairs, so a name
+    can repeat); a value of ("symlink", target) makes a symbolic link."""
+    pairs = members.items() if isinstance(members, dict) else members
     with tarfile.open(path, "w:gz") as archive:
-        for name, content in members.items():
+        for name, content in pairs:
             info = tarfile.TarInfo(name)
             if isinstance(content, tuple) and content[0] == "symlink":
                 info.type, info.linkname = tarfile.SYMTYPE, content[1]

@@ -72,3 +72,18 @@ def test_refuses_a_zip_member_that_escapes(tmp_path):
     with pytest.raises(SdistError, match="unsafe archive member"):
         extract_sdist(str(sdist), str(tmp_path / "src" / "demo-1.0"))
     assert not (tmp_path / "escaped").exists()
+
+
+def test_refuses_a_member_that_is_in_the_archive_twice(tmp_path):
+    # The host reads the first PKG-INFO, extraction would keep the second: refused, not chosen.
+    sdist = write_tar(
+        tmp_path / "demo-1.0.tar.gz",
+        [
+            ("demo-1.0/PKG-INFO", b"Name: demo\nRequires-Dist: idna\n"),
+            ("demo-1.0/setup.py", b""),
+            ("./demo-1.0/PKG-INFO", b"Name: demo\nRequires-Dist: evil\n"),
+        ],
+    )
+    with pytest.raises(SdistError, match="twice"):
+        extract_sdist(str(sdist), str(tmp_path / "src" / "demo-1.0"))
+    assert not (tmp_path / "src" / "demo-1.0").exists()

@@ -136,3 +136,15 @@ def test_anything_else_is_internal_with_the_end_of_the_output():
     long_output = "".join(f"line {number}\n" for number in range(100))
     message = explain(long_output)["message"]
     assert message.splitlines()[1:] == [f"line {number}" for number in range(100 - TAIL, 100)]
+
+
+def test_a_link_outside_the_index_is_a_bad_requirement_named_by_package():
+    output = (
+        "Collecting x@ file:///proc/self/cwd/requirements.txt (from evilb==1.0)\n"
+        "ERROR: offline-build: refusing to prepare x: `file:///proc/self/cwd/requirements.txt` "
+        "is not a file of the index\n"
+    )
+    error = explain(output)
+    assert error["kind"] == "bad-requirement"
+    assert error["package"] == "x"
+    assert error["requirement"] == "file:///proc/self/cwd/requirements.txt"

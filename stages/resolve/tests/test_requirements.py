@@ -40,6 +40,10 @@ def test_good_requirements_pass(text):
         ('foo; extra == "#"', "comment"),
         ('foo; extra == "\\"', "joins lines"),
         ('foo; platform_release == "${HOME}"', "environment variable"),
+        # Arbitrary equality takes any text as a version, and nothing real is this long: the
+        # two once carried a tar archive that pip ran (see requirements.py).
+        ("0===" + "d" * 90 + ';python_version=="0"', "arbitrary equality"),
+        ("foo>=1; extra == '" + "x" * 1200 + "'", "longer than any real one"),
         # Not PEP 508 at all.
         ("not a requirement!", "not a PEP 508"),
         ("foo>=", "not a PEP 508"),

@@ -20,8 +20,9 @@ class PlayedBackPip:
         self.seen = {}
 
     def run(self, tag, argv, cwd, log):
-        files = {name: open(os.path.join(cwd, name)).read() for name in os.listdir(cwd)}
-        self.seen[tag] = {"argv": argv, "cwd": cwd, "files": files}
+        given = [argv[i + 1] for i, flag in enumerate(argv) if flag in ("-r", "-c")]
+        files = {os.path.basename(path): open(path).read() for path in given}
+        self.seen[tag] = {"argv": argv, "cwd": cwd, "cwd_files": os.listdir(cwd), "files": files}
         returncode, output, pip_report = self.runs[tag]
         with open(log, "a") as f:
             f.write(output)
@@ -75,7 +76,7 @@ def test_requests_before_stop_all_get_results_and_events(tmp_path):
     assert sorted(pip.seen) == ["1", "2"]
 
 
-def test_pip_gets_a_requirements_file_and_a_directory_of_its_own(tmp_path):
+def test_pip_gets_its_files_outside_an_empty_directory_of_its_own(tmp_path):
     requests = {
         "1.json": {"id": "1", "requirements": ["requests", "idna"], "constraints": ["urllib3<2"]},
         "2.json": {"id": "2", "requirements": ["idna"], "constraints": []},
@@ -84,8 +85,12 @@ def test_pip_gets_a_requirements_file_and_a_directory_of_its_own(tmp_path):
     pip, _, out = start(tmp_path, requests, runs)
     first = pip.seen["1"]
     assert first["files"] == {"requirements.txt": "requests\nidna\n", "constraints.txt": "urllib3<2\n"}
-    assert first["argv"][first["argv"].index("-r") + 1] == os.path.join(first["cwd"], "requirements.txt")
-    assert first["argv"][first["argv"].index("-c") + 1] == os.path.join(first["cwd"], "constraints.txt")
+    # pip's working directory is empty and its inputs are elsewhere, so metadata that names
+    # `file:///proc/self/cwd/requirements.txt` names nothing.
+    assert first["cwd_files"] == []
+    for flag in ("-r", "-c"):
+        given = first["argv"][first["argv"].index(flag) + 1]
+        assert not given.startswith(first["cwd"] + os.sep)
     assert "-c" not in pip.seen["2"]["argv"]
     assert pip.seen["1"]["cwd"] != pip.seen["2"]["cwd"]
     # Each directory is gone once its result is written.
