@@ -2,7 +2,10 @@
 //! names, symlinks, directories, duplicate and unlisted entries and RECORDs that lie, then
 //! byte-level damage on top. Property: it never panics or hangs, and every wheel it accepts is
 //! sound by an independent check written here (paths stay inside, no links, RECORD hashes and
-//! sizes hold for every file).
+//! sizes hold for every file). On top of that, layout tricks that make one file two archives
+//! to two readers (bytes before it, a second archive after it, a comment, a name twice, a local
+//! header naming another file): every wheel accepted is read by Python's `zipfile`, which pip
+//! installs with, with the same names and the same bytes as by the zip crate.
 
 mod support;
 
@@ -18,6 +21,8 @@ use sha2::{Digest, Sha256};
 use support::fuzz::{Tally, bounded, config};
 
 const RECORD: &str = "greet-1.0.dist-info/RECORD";
+/// Renamed `greet/core.py` in the raw bytes by the `Alias` splices.
+const ALIAS: &str = "greet/core.pX";
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -48,6 +53,23 @@ struct Wheel {
     /// (offset, xor) byte flips applied to the finished zip.
     flips: Vec<(usize, u8)>,
     truncate: Option<usize>,
+    splice: Splice,
+}
+
+/// A layout trick applied to the finished zip.
+#[derive(Debug, Clone)]
+enum Splice {
+    None,
+    /// Bytes before the first local header (Python shifts its offsets by them).
+    Prepend(Vec<u8>),
+    /// A second archive, holding a `.pth`, after the first.
+    AppendArchive,
+    /// A comment on the end record, holding these bytes (perhaps a second end record).
+    Comment(Vec<u8>),
+    /// Every `greet/core.pX` renamed `greet/core.py`: a name twice if both are there.
+    Alias,
+    /// Only the first `greet/core.pX` (its local header) renamed.
+    LocalAlias,
 }
 
 fn entry_name() -> impl Strategy<Value = String> {
@@ -56,6 +78,7 @@ fn entry_name() -> impl Strategy<Value = String> {
         4 => Just("greet/core.py".to_owned()),
         2 => Just("greet-1.0.dist-info/METADATA".to_owned()),
         1 => Just("greet-1.0.dist-info/RECORD.jws".to_owned()),
+        2 => Just(ALIAS.to_owned()),
         1 => Just("greet-1.0.data/scripts/run".to_owned()),
         1 => Just("../evil.py".to_owned()),
         1 => Just("greet/../../evil.py".to_owned()),
@@ -126,28 +149,43 @@ fn wheel() -> impl Strategy<Value = Wheel> {
         // Most wheels carry a METADATA that names them, as a real one must; the rest test the
         // refusal of one that is missing or names another package.
         prop::bool::weighted(0.8),
+        prop_oneof![
+            6 => Just(Splice::None),
+            1 => prop::collection::vec(any::<u8>(), 1..40).prop_map(Splice::Prepend),
+            1 => Just(Splice::AppendArchive),
+            1 => prop_oneof![
+                Just(b"PK\x05\x06".to_vec()),
+                prop::collection::vec(any::<u8>(), 0..30),
+            ]
+            .prop_map(Splice::Comment),
+            1 => Just(Splice::Alias),
+            1 => Just(Splice::LocalAlias),
+        ],
     )
-        .prop_map(|(filename, mut entries, lie, flips, truncate, metadata)| {
-            if metadata {
-                entries.insert(
-                    0,
-                    Entry {
-                        name: "greet-1.0.dist-info/METADATA".to_owned(),
-                        data: b"Metadata-Version: 2.1\nName: greet\nVersion: 1.0\n".to_vec(),
-                        symlink: false,
-                        directory: false,
-                        deflate: true,
-                    },
-                );
-            }
-            Wheel {
-                filename,
-                entries,
-                lie,
-                flips,
-                truncate,
-            }
-        })
+        .prop_map(
+            |(filename, mut entries, lie, flips, truncate, metadata, splice)| {
+                if metadata {
+                    entries.insert(
+                        0,
+                        Entry {
+                            name: "greet-1.0.dist-info/METADATA".to_owned(),
+                            data: b"Metadata-Version: 2.1\nName: greet\nVersion: 1.0\n".to_vec(),
+                            symlink: false,
+                            directory: false,
+                            deflate: true,
+                        },
+                    );
+                }
+                Wheel {
+                    filename,
+                    entries,
+                    lie,
+                    flips,
+                    truncate,
+                    splice,
+                }
+            },
+        )
 }
 
 fn digest(data: &[u8]) -> String {
@@ -254,6 +292,7 @@ fn write_wheel(dir: &Path, wheel: &Wheel) -> Option<std::path::PathBuf> {
         writer.finish().ok()?;
     }
     let mut bytes = buffer.into_inner();
+    splice(&mut bytes, &wheel.splice);
     for (offset, xor) in &wheel.flips {
         let len = bytes.len();
         bytes[offset % len] ^= xor;
@@ -264,6 +303,124 @@ fn write_wheel(dir: &Path, wheel: &Wheel) -> Option<std::path::PathBuf> {
     let path = dir.join(&wheel.filename);
     std::fs::write(&path, bytes).ok()?;
     Some(path)
+}
+
+fn splice(bytes: &mut Vec<u8>, splice: &Splice) {
+    let rename = |bytes: &mut Vec<u8>, all: bool| {
+        let (from, to) = (ALIAS.as_bytes(), b"greet/core.py");
+        let mut at = 0;
+        while let Some(found) = bytes[at..].windows(from.len()).position(|w| w == from) {
+            let start = at + found;
+            bytes[start..start + from.len()].copy_from_slice(to);
+            at = start + from.len();
+            if !all {
+                break;
+            }
+        }
+    };
+    match splice {
+        Splice::None => {}
+        Splice::Prepend(junk) => {
+            bytes.splice(0..0, junk.iter().copied());
+        }
+        Splice::AppendArchive => {
+            let mut second = std::io::Cursor::new(Vec::new());
+            let mut writer = zip::ZipWriter::new(&mut second);
+            writer
+                .start_file("evil.pth", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            writer.write_all(b"import os; os.system('id')\n").unwrap();
+            writer.finish().unwrap();
+            bytes.extend_from_slice(&second.into_inner());
+        }
+        Splice::Comment(comment) => {
+            let len = bytes.len();
+            if len >= 22 {
+                bytes[len - 2..].copy_from_slice(&(comment.len() as u16).to_le_bytes());
+                bytes.extend_from_slice(comment);
+            }
+        }
+        Splice::Alias => rename(bytes, true),
+        Splice::LocalAlias => rename(bytes, false),
+    }
+}
+
+/// Every entry of the wheel at `path` as the zip crate reads it: (name, sha256 of its bytes),
+/// sorted.
+fn zip_crate_view(path: &Path) -> Vec<(String, String)> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut view = Vec::new();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).unwrap();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        view.push((entry.name().to_owned(), hex::encode(Sha256::digest(&data))));
+    }
+    view.sort();
+    view
+}
+
+/// Python's `zipfile`, the reader pip installs with, in one process for the whole run: a path
+/// per line in, a JSON line out (its entries as `[name, sha256]`, or the error it raised).
+struct PythonZipfile {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+const PYTHON_READER: &str = r#"
+import hashlib, json, sys, zipfile
+for line in sys.stdin:
+    try:
+        with zipfile.ZipFile(line.rstrip("\n")) as archive:
+            view = sorted([info.filename, hashlib.sha256(archive.read(info)).hexdigest()]
+                          for info in archive.infolist())
+        print(json.dumps({"entries": view}), flush=True)
+    except Exception as error:
+        print(json.dumps({"error": repr(error)}), flush=True)
+"#;
+
+impl PythonZipfile {
+    fn start() -> PythonZipfile {
+        let mut child = std::process::Command::new("python3")
+            .args(["-I", "-c", PYTHON_READER])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the host's python3 reads the wheels the validator accepts");
+        let stdout = child.stdout.take().unwrap();
+        PythonZipfile {
+            child,
+            lines: std::io::BufRead::lines(std::io::BufReader::new(stdout)),
+        }
+    }
+
+    fn view(&mut self, path: &Path) -> Result<Vec<(String, String)>, String> {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{}", path.display()).unwrap();
+        let line = self.lines.next().unwrap().unwrap();
+        let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if let Some(error) = answer.get("error") {
+            return Err(error.to_string());
+        }
+        Ok(answer["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|pair| {
+                (
+                    pair[0].as_str().unwrap().to_owned(),
+                    pair[1].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect())
+    }
+}
+
+impl Drop for PythonZipfile {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
 }
 
 /// The independent soundness check for an accepted wheel: what an installer would need to
@@ -353,6 +510,8 @@ fn generated_and_damaged_wheels_never_panic_and_what_is_accepted_is_sound() {
     let root = dir.path().to_owned();
     let mut runner = TestRunner::new(config(400));
     let counter = std::sync::atomic::AtomicU64::new(0);
+    let python = std::sync::Mutex::new(PythonZipfile::start());
+    let spliced = std::sync::atomic::AtomicU64::new(0);
     runner
         .run(&wheel(), |wheel| {
             let case = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -368,6 +527,16 @@ fn generated_and_damaged_wheels_never_panic_and_what_is_accepted_is_sound() {
             });
             if result.is_ok() {
                 assert_sound(&path, &wheel);
+                // The reader pip installs with sees exactly what the validator saw.
+                let python = python.lock().unwrap().view(&path);
+                assert_eq!(
+                    python.as_ref(),
+                    Ok(&zip_crate_view(&path)),
+                    "Python's zipfile reads another archive: {wheel:?}"
+                );
+            }
+            if !matches!(wheel.splice, Splice::None) {
+                spliced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             TALLY.record(result.is_ok());
             std::fs::remove_dir_all(&case_dir).unwrap();
@@ -379,6 +548,10 @@ fn generated_and_damaged_wheels_never_panic_and_what_is_accepted_is_sound() {
     assert!(
         accepted > 0 && accepted < executions,
         "{accepted} of {executions}"
+    );
+    assert!(
+        spliced.into_inner() > 0,
+        "no case tried a layout trick: the generator has drifted"
     );
 }
 

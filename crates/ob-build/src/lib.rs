@@ -30,7 +30,9 @@ mod report;
 mod schedule;
 pub mod sources;
 pub mod step;
+pub mod tarball;
 pub mod wheel;
+mod zip_layout;
 
 pub use build::{BuildOptions, build};
 pub use cache::WheelCache;

@@ -3,7 +3,6 @@
 //! from such an sdist that holds no extension module was built without its native part (a
 //! missing header made setup.py fall back to pure Python): reported as degraded.
 
-use std::io::Read as _;
 use std::path::Path;
 
 /// Native source files of the sdist at `path` (`.tar.gz` or `.zip`, by `filename`), at most a
@@ -16,11 +15,9 @@ pub fn native_sources(path: &Path, filename: &str) -> Vec<String> {
             .map(|archive| archive.file_names().map(str::to_owned).collect())
             .unwrap_or_default()
     } else {
-        let Ok(file) = fs_err::File::open(path) else {
+        let Ok(mut archive) = crate::tarball::open_tar_gz(path, 4 << 30) else {
             return Vec::new();
         };
-        let decoder = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
-        let mut archive = tar::Archive::new(decoder.take(4 << 30));
         let Ok(entries) = archive.entries() else {
             return Vec::new();
         };

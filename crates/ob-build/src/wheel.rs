@@ -69,6 +69,9 @@ pub struct CheckedWheel {
 /// is not needed).
 const MAX_METADATA_BYTES: u64 = 1 << 20;
 
+/// Most a RECORD may hold: a row for each of a million files fits, and it is all held in memory.
+const MAX_RECORD_BYTES: u64 = 64 << 20;
+
 /// Why a wheel was refused. Each message names the entry at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -92,6 +95,12 @@ pub enum WheelProblem {
         entry: String,
         /// Which rule it breaks.
         why: &'static str,
+    },
+    /// Not laid out as one plain zip archive (see `zip_layout`): readers could disagree on it.
+    #[error("it is not one plain zip archive, which every reader reads alike: {detail}")]
+    NotOneArchive {
+        /// What is wrong with its layout.
+        detail: String,
     },
     /// An entry appears twice.
     #[error("the entry `{entry}` appears twice")]
@@ -152,23 +161,53 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
         return Err(wrong_name());
     }
     let damaged = |detail: String| WheelProblem::Damaged { detail };
-    let bytes = fs_err::read(path).map_err(|err| damaged(err.to_string()))?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes))
+    // One handle for both reads, streamed: a wheel may be far larger than memory allows.
+    let mut file = fs_err::File::open(path).map_err(|err| damaged(err.to_string()))?;
+    let mut whole = Sha256::new();
+    let len = std::io::copy(&mut file, &mut whole).map_err(|err| damaged(err.to_string()))?;
+    let sha256 = hex::encode(whole.finalize());
+    // One archive, laid out so that the zip crate and pip's zipfile read the same entries.
+    let placed = crate::zip_layout::check_layout(&mut file, len)
+        .map_err(|detail| WheelProblem::NotOneArchive { detail })?;
+    std::io::Seek::rewind(&mut file).map_err(|err| damaged(err.to_string()))?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|err| damaged(err.to_string()))?;
 
     let dist_info = format!("{}-{}.dist-info", parsed.distribution, parsed.version);
     let metadata_name = format!("{dist_info}/METADATA");
+    let record_name = format!("{dist_info}/RECORD");
     let mut metadata_text: Option<String> = None;
+    let mut record_text: Option<String> = None;
 
     // Every file's digest and size, read through the CRC-checking reader.
     let mut files: BTreeMap<String, (String, u64)> = BTreeMap::new();
     let mut unpacked = 0u64;
-    for index in 0..archive.len() {
+    let archive_len = archive.len();
+    if archive_len != placed.len() {
+        return Err(WheelProblem::NotOneArchive {
+            detail: format!(
+                "the zip reader finds {archive_len} entries where the layout has {}",
+                placed.len()
+            ),
+        });
+    }
+    for index in 0..archive_len {
         let mut entry = archive
             .by_index(index)
             .map_err(|err| damaged(err.to_string()))?;
         let entry_name = entry.name().to_owned();
+        // The zip crate must read the very entries the layout found, at the same places: no
+        // fallback to another directory, no name taken from an extra field.
+        let agrees = placed.get(index).is_some_and(|place| {
+            place.name == entry.name_raw() && place.offset == entry.header_start()
+        });
+        if !agrees {
+            return Err(WheelProblem::NotOneArchive {
+                detail: format!(
+                    "the zip reader finds `{entry_name}` where the layout has another entry"
+                ),
+            });
+        }
         check_entry_path(&entry_name)?;
         if entry.is_symlink() {
             return Err(WheelProblem::Escapes {
@@ -184,18 +223,30 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
         let mut hasher = Sha256::new();
         let budget = MAX_UNPACKED_BYTES.saturating_sub(unpacked);
         let mut limited = (&mut entry).take(budget + 1);
-        let size = if entry_name == metadata_name {
+        let kept = if entry_name == metadata_name {
+            Some(MAX_METADATA_BYTES)
+        } else if entry_name == record_name {
+            Some(MAX_RECORD_BYTES + 1)
+        } else {
+            None
+        };
+        let size = if let Some(cap) = kept {
             // Kept (its head) while hashed, so it is read once like every other entry.
             let mut head = Vec::new();
-            let mut kept = (&mut limited).take(MAX_METADATA_BYTES);
-            let mut size = kept
+            let mut size = (&mut limited)
+                .take(cap)
                 .read_to_end(&mut head)
                 .map_err(|err| damaged(format!("`{entry_name}`: {err}")))?
                 as u64;
             hasher.update(&head);
             size += std::io::copy(&mut limited, &mut hasher)
                 .map_err(|err| damaged(format!("`{entry_name}`: {err}")))?;
-            metadata_text = Some(String::from_utf8_lossy(&head).into_owned());
+            let text = String::from_utf8_lossy(&head).into_owned();
+            if entry_name == metadata_name {
+                metadata_text = Some(text);
+            } else {
+                record_text = Some(text);
+            }
             size
         } else {
             std::io::copy(&mut limited, &mut hasher)
@@ -213,6 +264,11 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
                 entry.size()
             )));
         }
+        if entry_name == record_name && size > MAX_RECORD_BYTES {
+            return Err(WheelProblem::BadRecord {
+                detail: format!("it is larger than {} MiB", MAX_RECORD_BYTES >> 20),
+            });
+        }
         unpacked += size;
         let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize());
         if files.insert(entry_name.clone(), (digest, size)).is_some() {
@@ -220,21 +276,9 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
         }
     }
 
-    let record_name = format!("{dist_info}/RECORD");
-    let record = archive
-        .by_name(&record_name)
-        .map_err(|_| WheelProblem::BadRecord {
-            detail: format!("no `{record_name}`"),
-        })
-        .and_then(|mut entry| {
-            let mut text = String::new();
-            entry
-                .read_to_string(&mut text)
-                .map_err(|err| WheelProblem::BadRecord {
-                    detail: err.to_string(),
-                })?;
-            Ok(text)
-        })?;
+    let record = record_text.ok_or_else(|| WheelProblem::BadRecord {
+        detail: format!("no `{record_name}`"),
+    })?;
     let mut listed = BTreeSet::new();
     for row in parse_record(&record)? {
         let [entry, hash, size] = row;
@@ -526,6 +570,36 @@ mod tests {
     }
 
     #[test]
+    fn a_record_past_its_cap_is_refused_not_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("greet-1.0-py3-none-any.whl");
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        writer
+            .start_file("greet-1.0.dist-info/METADATA", stored)
+            .unwrap();
+        writer.write_all(GOOD[1].1).unwrap();
+        writer
+            .start_file("greet-1.0.dist-info/RECORD", stored)
+            .unwrap();
+        let row = "greet/x.py,sha256=AAAA,1\n".repeat(1 << 12);
+        // 700 blocks of 100 KiB: past the 64 MiB cap.
+        for _ in 0..700 {
+            writer.write_all(row.as_bytes()).unwrap();
+        }
+        writer.finish().unwrap();
+        assert!(
+            matches!(
+                check_wheel(&path, "greet", "1.0"),
+                Err(WheelProblem::BadRecord { ref detail }) if detail.contains("larger than 64 MiB")
+            ),
+            "{:?}",
+            check_wheel(&path, "greet", "1.0")
+        );
+    }
+
+    #[test]
     fn entries_that_escape_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         for evil in ["../evil.py", "/etc/evil.py", "greet/../../evil.py"] {
@@ -571,8 +645,104 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         assert!(matches!(
             check_wheel(&path, "greet", "1.0"),
-            Err(WheelProblem::Damaged { .. })
+            Err(WheelProblem::NotOneArchive { .. })
         ));
+    }
+
+    /// The ways a file can be two archives to two readers (issue 12's review): each is refused
+    /// by the layout check, before the zip crate reads it.
+    #[test]
+    fn a_file_that_is_not_exactly_one_archive_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: &[(&str, &[u8])] = &[
+            ("greet/a.py", b"a = 1\n"),
+            ("greet/b.py", b"b = 2\n"),
+            GOOD[1],
+        ];
+        let path = wheel(dir.path(), "greet-1.0-py3-none-any.whl", files, None);
+        let good = std::fs::read(&path).unwrap();
+        check_wheel(&path, "greet", "1.0").unwrap();
+        let replace_all = |from: &[u8], to: &[u8]| {
+            let mut bytes = good.clone();
+            let mut at = 0;
+            while let Some(found) = bytes[at..].windows(from.len()).position(|w| w == from) {
+                bytes[at + found..at + found + from.len()].copy_from_slice(to);
+                at += found + from.len();
+            }
+            bytes
+        };
+        let first_only = |from: &[u8], to: &[u8]| {
+            let mut bytes = good.clone();
+            let found = bytes.windows(from.len()).position(|w| w == from).unwrap();
+            bytes[found..found + from.len()].copy_from_slice(to);
+            bytes
+        };
+        let mut prepended = b"PK junk before the archive".to_vec();
+        prepended.extend_from_slice(&good);
+        let mut twice = good.clone();
+        twice.extend_from_slice(&good);
+        let mut commented = good.clone();
+        let comment_at = commented.len() - 2;
+        commented[comment_at..].copy_from_slice(&4u16.to_le_bytes());
+        commented.extend_from_slice(b"hide");
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "bytes before the first entry",
+                prepended,
+                "but what follows it starts at",
+            ),
+            (
+                "a second archive after the first",
+                twice,
+                "but what follows it starts at",
+            ),
+            ("an end record with a comment", commented, "comment"),
+            // Both the local header and the directory record of b.py now name a.py.
+            (
+                "one name twice",
+                replace_all(b"greet/b.py", b"greet/a.py"),
+                "appears twice",
+            ),
+            // Only the local header of a.py names another file.
+            (
+                "a local header naming another file",
+                first_only(b"greet/a.py", b"greet/c.py"),
+                "local header",
+            ),
+        ];
+        for (what, bytes, expected) in cases {
+            std::fs::write(&path, &bytes).unwrap();
+            match check_wheel(&path, "greet", "1.0") {
+                Err(WheelProblem::NotOneArchive { detail }) => {
+                    assert!(detail.contains(expected), "{what}: {detail}");
+                }
+                other => panic!("{what}: expected NotOneArchive, got {other:?}"),
+            }
+        }
+    }
+
+    /// The zip crate renames an entry after an Info-ZIP Unicode Path field; Python's zipfile, which
+    /// pip installs with, does not: one name to the validator, another to pip.
+    #[test]
+    fn an_entry_that_renames_itself_in_an_extra_field_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("greet-1.0-py3-none-any.whl");
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let mut options = zip::write::FullFileOptions::default();
+        let mut unicode_path = vec![1u8, 0, 0, 0, 0];
+        unicode_path.extend_from_slice(b"evil.pth");
+        options
+            .add_extra_data(0x7075, unicode_path.into_boxed_slice(), false)
+            .unwrap();
+        writer.start_file("greet/__init__.py", options).unwrap();
+        writer.write_all(b"import os\n").unwrap();
+        writer.finish().unwrap();
+        match check_wheel(&path, "greet", "1.0") {
+            Err(WheelProblem::NotOneArchive { detail }) => {
+                assert!(detail.contains("Unicode Path"), "{detail}");
+            }
+            other => panic!("expected NotOneArchive, got {other:?}"),
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! What resolve reads from an sdist on the host, as data (nothing of it runs): its `PKG-INFO`
 //! (the metadata pip's resolver is told until a build says otherwise) and its pyproject.toml's
 //! `[build-system]` (the static build requirements). Archives are hostile: only the two files
-//! at the top level are read, each up to a bound, and a decompression bomb stops at a budget.
+//! at the top level are read, each up to a bound, a decompression bomb stops at a budget, and an
+//! archive with an oversized long-name or PAX header is refused before it is read
+//! (`ob_build::tarball`).
 
 use std::io::Read;
 use std::path::Path;
@@ -95,9 +97,7 @@ fn wanted(path: &str) -> Option<usize> {
 type Found = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 fn read_tar(path: &Path) -> Result<Found, String> {
-    let file = fs_err::File::open(path).map_err(|err| err.to_string())?;
-    let decoder = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
-    let mut archive = tar::Archive::new(decoder.take(MAX_SCANNED_BYTES));
+    let mut archive = ob_build::tarball::open_tar_gz(path, MAX_SCANNED_BYTES)?;
     let mut found: [Option<Vec<u8>>; 2] = [None, None];
     let entries = archive
         .entries()
