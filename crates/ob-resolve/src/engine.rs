@@ -291,10 +291,14 @@ impl Engine {
         None
     }
 
+    /// Adds the pins of `resolution` as nodes. A node already there takes the newest
+    /// `Requires-Python`: the first resolutions were told what `PKG-INFO` claims, later ones what
+    /// its verified build said.
     fn add_nodes(&mut self, resolution: &Resolution) {
         for pinned in &resolution.pins {
             self.nodes
                 .entry(pin(&pinned.name, &pinned.version))
+                .and_modify(|node| node.requires_python.clone_from(&pinned.requires_python))
                 .or_insert_with(|| Node {
                     filename: pinned.filename.clone(),
                     requires_python: pinned.requires_python.clone(),

@@ -418,6 +418,23 @@ async fn verification_catches_an_undeclared_build_requirement() {
 }
 
 #[tokio::test]
+async fn the_lock_carries_the_requires_python_its_verified_build_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let told = resolve(&options(&index, &["pylie"], false), &NoReporter)
+        .await
+        .unwrap();
+    let package = told.lock.package("pylie").unwrap();
+    assert_eq!(package.requires_python.as_deref(), Some(">=3"));
+    // Verified, the build's METADATA replaces what PKG-INFO claimed, in the lock too.
+    let built = resolve(&options(&index, &["pylie"], true), &NoReporter)
+        .await
+        .unwrap();
+    let package = built.lock.package("pylie").unwrap();
+    assert_eq!(package.requires_python.as_deref(), Some(">=3.8"));
+}
+
+#[tokio::test]
 async fn a_runaway_build_is_stopped_by_the_timeout_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let index = fixture_index(dir.path());
