@@ -52,10 +52,18 @@ const LIES: &[(&str, &str)] = &[
     // A wheel for another name or version is not its wheel at all.
     ("name", "left no wheel for itself"),
     ("version", "left no wheel for itself"),
+    // What a wheel may install (docs/security.md, install policy).
+    ("pth", "Python runs `evil.pth` at every interpreter start"),
+    ("script", "shadow the environment's own `python3`"),
+    ("console", "a script named `python`"),
+    // Two archives in one file: pip's zipfile would read the second.
+    ("twoarchives", "not one plain zip archive"),
 ];
 
-/// Six packages whose wheels lie (an entry with `..`, an absolute entry, a symlink entry, a
-/// wrong RECORD hash, another project's name, another version) each fail with the lie named;
+/// Packages whose wheels lie (an entry with `..`, an absolute entry, a symlink entry, a wrong
+/// RECORD hash, another project's name, another version, a `.pth`, a script over the
+/// interpreter, a console script named `python`, a second archive appended) each fail with the
+/// lie named;
 /// the honest control and `greet`, built in the same run, are unaffected; the extra
 /// `greet` wheel each liar drops beside its own is thrown away and never replaces the real one.
 #[tokio::test]

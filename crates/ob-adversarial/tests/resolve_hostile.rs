@@ -137,6 +137,7 @@ async fn a_hook_that_leaves_a_process_behind_reaches_nothing_and_changes_nothing
         build_timeout: Duration::from_secs(300),
         timeout: Duration::from_secs(900),
         runs_dir: None,
+        policy: Default::default(),
     };
     let outcome = resolve(&options, &NoReporter).await.unwrap();
 
@@ -187,6 +188,7 @@ async fn a_hook_that_leaves_a_process_behind_reaches_nothing_and_changes_nothing
         jobs: 1,
         cache: None,
         scratch: scratch.clone(),
+        policy: Default::default(),
     })
     .unwrap();
     let log = dir.path().join("lingerer-hooks.log");

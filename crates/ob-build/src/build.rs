@@ -1,6 +1,7 @@
 //! One `offline-build build` run: check the wheelhouse and the image against the lock before
 //! any container starts, build through the scheduler, then the optional checks, and the report.
 
+use crate::install_policy::InstallPolicy;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,8 @@ pub struct BuildOptions {
     pub verify_install: bool,
     /// The wheel cache to take wheels from and store them in; `None` builds everything.
     pub cache: Option<PathBuf>,
+    /// What a wheel may install beyond the rules (`--allow-pth`).
+    pub policy: InstallPolicy,
 }
 
 impl BuildOptions {
@@ -50,6 +53,7 @@ impl BuildOptions {
             check_reproducible: false,
             verify_install: false,
             cache: None,
+            policy: InstallPolicy::default(),
         }
     }
 }
@@ -106,6 +110,7 @@ pub async fn build(
         jobs: options.jobs,
         cache: options.cache.clone().map(WheelCache::new),
         scratch: out.clone(),
+        policy: options.policy.clone(),
     })?;
     let run = Run {
         lock,

@@ -264,7 +264,10 @@ pub fn write_stage(files: &[(&str, &str)]) -> Result<tempfile::TempDir, BuildErr
 
 /// sha256 of everything about how we build that is not a package input: the driver's files,
 /// the container layout and `SOURCE_DATE_EPOCH`. Part of every wheel's cache key.
-pub fn settings_digest(source_date_epoch: u64) -> String {
+pub fn settings_digest(
+    source_date_epoch: u64,
+    policy: &crate::install_policy::InstallPolicy,
+) -> String {
     let mut hasher = Sha256::new();
     hasher.update(b"offline-build settings 2\0");
     for (path, contents) in STAGE_FILES {
@@ -277,6 +280,8 @@ pub fn settings_digest(source_date_epoch: u64) -> String {
         format!("{STAGE_MOUNT}\0{SDIST_DIR}\0{WHEELS_DIR}\0{OUT_DIR}\0{source_date_epoch}")
             .as_bytes(),
     );
+    hasher.update(b"\0");
+    hasher.update(policy.digest_input().as_bytes());
     hex::encode(hasher.finalize())
 }
 

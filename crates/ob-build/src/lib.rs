@@ -24,6 +24,7 @@ pub mod driver;
 mod error;
 mod files;
 mod graph;
+pub mod install_policy;
 pub mod metadata;
 mod progress;
 mod report;

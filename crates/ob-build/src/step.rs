@@ -17,6 +17,7 @@ use crate::driver::{
     self, DriverEvent, Job, Mode, OUT_DIR, SDIST_DIR, STAGE_MOUNT, StageDir, WHEELS_DIR,
 };
 use crate::error::BuildError;
+use crate::install_policy::InstallPolicy;
 use crate::metadata::CoreMetadata;
 use crate::report::{DroppedFile, UsedWheel};
 use crate::wheel::{self, CheckedWheel, WheelName, WheelProblem};
@@ -47,6 +48,8 @@ pub struct BuilderOptions {
     /// Where step directories are made (each step's `/out`); on the same file system as where
     /// wheels go next, so that they move by rename.
     pub scratch: PathBuf,
+    /// What a wheel may install beyond the rules; part of every cache key.
+    pub policy: InstallPolicy,
 }
 
 /// Runs steps; shared by every package of a run.
@@ -225,7 +228,7 @@ impl Builder {
     /// Writes the stage directory and gets ready to run steps.
     pub fn new(options: BuilderOptions) -> Result<Builder, BuildError> {
         let stage = StageDir::write()?;
-        let settings_digest = driver::settings_digest(options.source_date_epoch);
+        let settings_digest = driver::settings_digest(options.source_date_epoch, &options.policy);
         let permits = tokio::sync::Semaphore::new(options.jobs.max(1));
         Ok(Builder {
             options,
@@ -548,7 +551,8 @@ impl Builder {
             return Err(BuildError::io("write", request.log)(err));
         }
         // The container is gone: nothing changes the output directory from here on.
-        let (wheel, dropped) = sort_output(&output, request.name, request.version)?;
+        let (wheel, dropped) =
+            sort_output(&output, request.name, request.version, &self.options.policy)?;
         Ok(Attempt {
             outcome,
             work: Arc::new(work),
@@ -736,6 +740,7 @@ fn sort_output(
     output: &Path,
     name: &str,
     version: &str,
+    policy: &InstallPolicy,
 ) -> Result<
     (
         Option<(String, Result<CheckedWheel, WheelProblem>)>,
@@ -786,7 +791,7 @@ fn sort_output(
         }
     }
     let wheel = candidates.pop().map(|file| {
-        let checked = wheel::check_wheel(&output.join(&file), name, version);
+        let checked = wheel::check_wheel_with(&output.join(&file), name, version, policy);
         (file, checked)
     });
     Ok((wheel, dropped))

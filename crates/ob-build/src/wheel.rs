@@ -9,6 +9,7 @@ use std::path::Path;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::install_policy::{self, InstallPolicy};
 use crate::metadata::CoreMetadata;
 
 /// The parts of a wheel file name (PEP 427).
@@ -102,6 +103,14 @@ pub enum WheelProblem {
         /// What is wrong with its layout.
         detail: String,
     },
+    /// An entry the install policy refuses (`install_policy`).
+    #[error("the entry `{entry}` may not be installed: {why}")]
+    NotAllowed {
+        /// The entry.
+        entry: String,
+        /// Why, and what the user can do.
+        why: String,
+    },
     /// An entry appears twice.
     #[error("the entry `{entry}` appears twice")]
     Duplicate {
@@ -146,9 +155,21 @@ pub enum WheelProblem {
 /// GiB unpacked); it bounds the time a decompression bomb can cost.
 pub const MAX_UNPACKED_BYTES: u64 = 16 << 30;
 
-/// Checks the wheel at `path` for package `name` at `version`. Reads the file once for its
-/// sha256 and once through the zip reader.
+/// Checks the wheel at `path` for package `name` at `version` under the default install
+/// policy (see [`check_wheel_with`]).
 pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWheel, WheelProblem> {
+    check_wheel_with(path, name, version, &InstallPolicy::default())
+}
+
+/// Checks the wheel at `path` for package `name` at `version`: one sound archive, RECORD true,
+/// METADATA naming it, and nothing installed that `policy` refuses. Reads the file once for its
+/// sha256 and once through the zip reader.
+pub fn check_wheel_with(
+    path: &Path,
+    name: &str,
+    version: &str,
+    policy: &InstallPolicy,
+) -> Result<CheckedWheel, WheelProblem> {
     let filename = path
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
@@ -176,8 +197,10 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
     let dist_info = format!("{}-{}.dist-info", parsed.distribution, parsed.version);
     let metadata_name = format!("{dist_info}/METADATA");
     let record_name = format!("{dist_info}/RECORD");
+    let entry_points_name = format!("{dist_info}/entry_points.txt");
     let mut metadata_text: Option<String> = None;
     let mut record_text: Option<String> = None;
+    let mut entry_points_text: Option<String> = None;
 
     // Every file's digest and size, read through the CRC-checking reader.
     let mut files: BTreeMap<String, (String, u64)> = BTreeMap::new();
@@ -223,7 +246,7 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
         let mut hasher = Sha256::new();
         let budget = MAX_UNPACKED_BYTES.saturating_sub(unpacked);
         let mut limited = (&mut entry).take(budget + 1);
-        let kept = if entry_name == metadata_name {
+        let kept = if entry_name == metadata_name || entry_name == entry_points_name {
             Some(MAX_METADATA_BYTES)
         } else if entry_name == record_name {
             Some(MAX_RECORD_BYTES + 1)
@@ -244,6 +267,8 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
             let text = String::from_utf8_lossy(&head).into_owned();
             if entry_name == metadata_name {
                 metadata_text = Some(text);
+            } else if entry_name == entry_points_name {
+                entry_points_text = Some(text);
             } else {
                 record_text = Some(text);
             }
@@ -329,6 +354,19 @@ pub fn check_wheel(path: &Path, name: &str, version: &str) -> Result<CheckedWhee
             ),
         });
     }
+    let data = format!("{}-{}.data", parsed.distribution, parsed.version);
+    install_policy::check(
+        &ob_lock::normalize_name(name),
+        &dist_info,
+        &data,
+        files.keys().map(String::as_str),
+        entry_points_text.as_deref(),
+        policy,
+    )
+    .map_err(|refusal| WheelProblem::NotAllowed {
+        entry: refusal.entry,
+        why: refusal.why,
+    })?;
     let extension_modules = files
         .keys()
         .filter(|entry| {

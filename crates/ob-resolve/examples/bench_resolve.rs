@@ -124,6 +124,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 build_timeout: Duration::from_secs(1800),
                 timeout: Duration::from_secs(3600),
                 runs_dir: None,
+                policy: Default::default(),
             })
         };
     let (mut ours_cold, mut ours_warm, mut pip) = (Vec::new(), Vec::new(), Vec::new());

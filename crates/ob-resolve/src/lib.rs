@@ -19,6 +19,7 @@
 //!     cache_dir: None,
 //!     wheel_cache: None,
 //!     runs_dir: None,
+//!     policy: Default::default(),
 //!     build_timeout: std::time::Duration::from_secs(1800),
 //!     timeout: std::time::Duration::from_secs(3600),
 //! };

@@ -56,6 +56,8 @@ pub struct ResolveOptions {
     /// runs older than a week, and all but the newest ten, are removed at the next start).
     /// `None`: the system's temporary directory, never pruned.
     pub runs_dir: Option<PathBuf>,
+    /// What a verification build's wheel may install beyond the rules (`--allow-pth`).
+    pub policy: ob_build::install_policy::InstallPolicy,
 }
 
 /// Failed runs kept in `runs_dir`: at most this many, none older than [`KEEP_RUNS_FOR`].
@@ -241,6 +243,7 @@ pub async fn resolve(
         jobs: options.jobs.max(1),
         cache: options.wheel_cache.clone().map(WheelCache::new),
         scratch: work.path().join("steps"),
+        policy: options.policy.clone(),
     })
     .map_err(|err| ResolveError::Driver {
         message: format!("could not prepare the build steps: {err}"),

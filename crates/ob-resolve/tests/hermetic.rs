@@ -48,6 +48,7 @@ fn options(index: &TestIndex, specs: &[&str], verify: bool) -> ResolveOptions {
         build_timeout: Duration::from_secs(300),
         timeout: Duration::from_secs(900),
         runs_dir: None,
+        policy: Default::default(),
     }
 }
 

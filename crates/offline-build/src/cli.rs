@@ -108,6 +108,10 @@ pub struct ResolveArgs {
     /// (then `build` compiles everything again).
     #[arg(long)]
     pub no_cache: bool,
+    /// Let PACKAGE's wheel install a top-level `.pth` file (or `sitecustomize.py`), which Python
+    /// runs at every interpreter start; refused otherwise, except setuptools' own (repeatable).
+    #[arg(long = "allow-pth", value_name = "PACKAGE")]
+    pub allow_pth: Vec<String>,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
@@ -166,6 +170,10 @@ pub struct BuildArgs {
     /// extension module (built without them, usually for a missing system library).
     #[arg(long)]
     pub strict: bool,
+    /// Let PACKAGE's wheel install a top-level `.pth` file (or `sitecustomize.py`), which Python
+    /// runs at every interpreter start; refused otherwise, except setuptools' own (repeatable).
+    #[arg(long = "allow-pth", value_name = "PACKAGE")]
+    pub allow_pth: Vec<String>,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,

@@ -70,6 +70,9 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
         build_timeout: Duration::from_secs(args.timeout),
         timeout: TIMEOUT,
         runs_dir: runs_dir(),
+        policy: ob_build::install_policy::InstallPolicy::allowing_pth(
+            args.allow_pth.iter().map(String::as_str),
+        ),
     };
     let reporter = SpinnerReporter::new(printer.multi_progress());
     let result = tokio::select! {
