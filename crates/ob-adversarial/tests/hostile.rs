@@ -127,6 +127,44 @@ async fn wheels_that_lie_are_refused_by_name_and_the_rest_of_the_build_stands() 
     }
 }
 
+/// A wheel that installs another runtime package's file (greet's `greet/__init__.py`, with
+/// other contents) is no lie about itself, but pip would let it overwrite greet's module: both
+/// packages fail, each naming the path and the other, and neither wheel is left in dist/.
+#[tokio::test]
+async fn a_wheel_that_overwrites_another_packages_file_fails_both() {
+    let trees = tempfile::tempdir().unwrap();
+    let tree = trees.path().join("liar-hijack");
+    ob_testkit::sdist::copy_tree(&hostile_dir("liar"), &tree).unwrap();
+    let pyproject = std::fs::read_to_string(tree.join("pyproject.toml"))
+        .unwrap()
+        .replace("name = \"liar\"", "name = \"liar-hijack\"")
+        .replace("lie = \"none\"", "lie = \"hijack\"");
+    std::fs::write(tree.join("pyproject.toml"), pyproject).unwrap();
+    let fixtures = vec![MINIBACKEND, GREET, hostile("liar-hijack")];
+    let project = Project::with_sources(&fixtures, &[("liar-hijack", tree.as_path())]);
+    let report = build(&project.lock, &project.options(), &Recorder::default())
+        .await
+        .unwrap();
+    for (name, other) in [("greet", "liar-hijack"), ("liar-hijack", "greet")] {
+        let package = entry(&report, name);
+        assert_eq!(package.status, PackageStatus::Failed, "{package:#?}");
+        let error = package.error.clone().unwrap_or_default();
+        assert!(
+            error.contains("installs `site-packages/greet/__init__.py`, which")
+                && error.contains(&format!("`{other}` also installs")),
+            "{name}: {error}"
+        );
+        assert!(package.wheel.is_none(), "{package:#?}");
+    }
+    for file in std::fs::read_dir(project.out.as_path()).unwrap() {
+        let name = file.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            !name.starts_with("greet-") && !name.starts_with("liar_hijack-"),
+            "{name} is in dist/"
+        );
+    }
+}
+
 /// A build that fills /tmp, forks until refused and then eats memory: /tmp stops at its size,
 /// fork stops at the pids limit, the kernel kills it at the memory limit, and the package fails
 /// saying it ran out of memory; `greet`, built in the same run, is unaffected.

@@ -2,6 +2,7 @@
 //! any container starts, build through the scheduler, then the optional checks, and the report.
 
 use crate::install_policy::InstallPolicy;
+use crate::overlap::{self, SetWheel};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,6 +127,7 @@ pub async fn build(
     let previous = BuildReport::read(out);
     let (packages, fatal) = run.build_all(&graph, previous.as_ref()).await;
     let mut report = run.report(packages);
+    fail_overlapping_wheels(lock, out, &mut report)?;
     remove_stale_wheels(out, &report)?;
     if fatal.is_none() && report.unsuccessful().next().is_none() {
         if options.check_reproducible {
@@ -222,6 +224,62 @@ fn sandbox_error(action: &str) -> impl FnOnce(ob_sandbox::SandboxError) -> Build
 
 /// Removes wheels from the output directory that no package of this report owns (older
 /// versions, packages gone from the lock, failed rebuilds), so `out/*.whl` is the built set.
+/// Fails every runtime package whose wheel installs a file another runtime wheel installs with
+/// other contents (`overlap`); their wheels then leave the output directory with the others
+/// that no package owns.
+fn fail_overlapping_wheels(
+    lock: &Lock,
+    out: &Path,
+    report: &mut BuildReport,
+) -> Result<(), BuildError> {
+    let runtime: std::collections::BTreeSet<(String, &str)> = lock
+        .runtime_packages()
+        .map(|package| {
+            (
+                ob_lock::normalize_name(&package.name),
+                package.version.as_str(),
+            )
+        })
+        .collect();
+    let wheels: Vec<(String, PathBuf)> = report
+        .packages
+        .iter()
+        .filter(|package| package.status.has_wheel())
+        .filter(|package| runtime.contains(&(package.name.clone(), package.version.as_str())))
+        .filter_map(|package| {
+            let wheel = package.wheel.as_ref()?;
+            Some((package.name.clone(), out.join(wheel)))
+        })
+        .collect();
+    let set: Vec<SetWheel<'_>> = wheels
+        .iter()
+        .map(|(name, path)| SetWheel { name, path })
+        .collect();
+    let found = overlap::overlaps(&set)
+        .map_err(|message| BuildError::io("read", out)(std::io::Error::other(message)))?;
+    for found in found {
+        for (at, name) in found.packages.iter().enumerate() {
+            let other = &found.packages[1 - at];
+            let Some(package) = report.packages.iter_mut().find(|p| &p.name == name) else {
+                continue;
+            };
+            let problem = format!(
+                "its wheel installs `{}`, which `{other}` also installs with other contents; \
+                 pip would let one overwrite the other",
+                found.path
+            );
+            package.error = Some(match package.error.take() {
+                Some(before) => format!("{before}; {problem}"),
+                None => problem,
+            });
+            package.status = crate::PackageStatus::Failed;
+            package.wheel = None;
+            package.wheel_sha256 = None;
+        }
+    }
+    Ok(())
+}
+
 fn remove_stale_wheels(out: &Path, report: &BuildReport) -> Result<(), BuildError> {
     let owned: Vec<&str> = report
         .packages

@@ -26,6 +26,7 @@ mod files;
 mod graph;
 pub mod install_policy;
 pub mod metadata;
+pub mod overlap;
 mod progress;
 mod report;
 mod schedule;
