@@ -178,12 +178,20 @@ async fn a_build_that_exhausts_tmp_pids_and_memory_is_contained() {
         .unwrap();
     let hog = entry(&report, "hog");
     assert_eq!(hog.status, PackageStatus::Failed, "{hog:#?}");
+    assert_eq!(entry(&report, "greet").status, PackageStatus::Built);
+    let log = project.log(hog);
+    if ob_testkit::image::runtime().as_deref() == Some("runsc") {
+        // Under gVisor the pids limit also counts gVisor's own host threads: reaching it
+        // stops the whole sandbox, so the hog dies at its fork bomb instead of being refused a
+        // fork inside (docs/security.md, gVisor). Contained all the same.
+        assert!(log.contains("hog: /tmp full after "), "{log}");
+        return;
+    }
     let error = hog.error.clone().unwrap_or_default();
     assert!(
         error.contains("hog") && error.contains("ran out of memory"),
         "{error}"
     );
-    let log = project.log(hog);
     let figure = |prefix: &str| -> u64 {
         let line = log
             .lines()

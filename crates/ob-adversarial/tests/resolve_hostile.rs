@@ -138,6 +138,7 @@ async fn a_hook_that_leaves_a_process_behind_reaches_nothing_and_changes_nothing
         timeout: Duration::from_secs(900),
         runs_dir: None,
         policy: Default::default(),
+        runtime: ob_testkit::image::runtime(),
     };
     let outcome = resolve(&options, &NoReporter).await.unwrap();
 
@@ -189,6 +190,7 @@ async fn a_hook_that_leaves_a_process_behind_reaches_nothing_and_changes_nothing
         cache: None,
         scratch: scratch.clone(),
         policy: Default::default(),
+        runtime: ob_testkit::image::runtime(),
     })
     .unwrap();
     let log = dir.path().join("lingerer-hooks.log");

@@ -40,6 +40,9 @@ pub struct BuildOptions {
     pub cache: Option<PathBuf>,
     /// What a wheel may install beyond the rules (`--allow-pth`).
     pub policy: InstallPolicy,
+    /// The OCI runtime every build runs under (`--runtime runsc` for gVisor); `None`: the
+    /// daemon's default.
+    pub runtime: Option<String>,
 }
 
 impl BuildOptions {
@@ -55,6 +58,7 @@ impl BuildOptions {
             verify_install: false,
             cache: None,
             policy: InstallPolicy::default(),
+            runtime: None,
         }
     }
 }
@@ -78,6 +82,12 @@ pub async fn build(
         .remove_leftovers()
         .await
         .map_err(sandbox_error("removing containers left by killed runs"))?;
+    if let Some(runtime) = &options.runtime {
+        sandbox
+            .check_runtime(runtime)
+            .await
+            .map_err(sandbox_error("checking the runtime"))?;
+    }
     let image = options
         .image
         .clone()
@@ -112,6 +122,7 @@ pub async fn build(
         cache: options.cache.clone().map(WheelCache::new),
         scratch: out.clone(),
         policy: options.policy.clone(),
+        runtime: options.runtime.clone(),
     })?;
     let run = Run {
         lock,

@@ -141,6 +141,7 @@ impl Run<'_> {
             ],
             "build:verify-install",
         );
+        spec.runtime = self.builder.runtime().map(str::to_owned);
         spec.inputs = vec![
             Mount::new(self.builder.stage_dir(), STAGE_MOUNT),
             Mount::new(out, DIST_DIR),

@@ -50,6 +50,9 @@ pub struct BuilderOptions {
     pub scratch: PathBuf,
     /// What a wheel may install beyond the rules; part of every cache key.
     pub policy: InstallPolicy,
+    /// The OCI runtime every step runs under (`runsc` for gVisor); `None`: the daemon's default.
+    /// The caller checks that the daemon knows it.
+    pub runtime: Option<String>,
 }
 
 /// Runs steps; shared by every package of a run.
@@ -246,6 +249,11 @@ impl Builder {
     /// The image steps run in.
     pub fn image(&self) -> &str {
         &self.options.image
+    }
+
+    /// The OCI runtime steps run under, if not the daemon's default.
+    pub fn runtime(&self) -> Option<&str> {
+        self.options.runtime.as_deref()
     }
 
     /// The image's layer digest.
@@ -492,6 +500,7 @@ impl Builder {
         spec.inputs = inputs;
         spec.output = Some(Mount::new(absolute(&output)?, OUT_DIR));
         spec.timeout = self.options.timeout;
+        spec.runtime = self.options.runtime.clone();
 
         if let Some(parent) = request.log.parent() {
             fs_err::create_dir_all(parent).map_err(BuildError::io("create", parent))?;

@@ -125,6 +125,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 timeout: Duration::from_secs(3600),
                 runs_dir: None,
                 policy: Default::default(),
+                runtime: None,
             })
         };
     let (mut ours_cold, mut ours_warm, mut pip) = (Vec::new(), Vec::new(), Vec::new());

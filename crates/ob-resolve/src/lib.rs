@@ -20,6 +20,7 @@
 //!     wheel_cache: None,
 //!     runs_dir: None,
 //!     policy: Default::default(),
+//!     runtime: None,
 //!     build_timeout: std::time::Duration::from_secs(1800),
 //!     timeout: std::time::Duration::from_secs(3600),
 //! };

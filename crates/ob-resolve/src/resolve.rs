@@ -58,6 +58,9 @@ pub struct ResolveOptions {
     pub runs_dir: Option<PathBuf>,
     /// What a verification build's wheel may install beyond the rules (`--allow-pth`).
     pub policy: ob_build::install_policy::InstallPolicy,
+    /// The OCI runtime every hook run and verification build runs under (`runsc` for gVisor);
+    /// the session, which runs no third-party code, stays on the daemon's default.
+    pub runtime: Option<String>,
 }
 
 /// Failed runs kept in `runs_dir`: at most this many, none older than [`KEEP_RUNS_FOR`].
@@ -183,6 +186,9 @@ pub async fn resolve(
     let sandbox = Sandbox::connect().await?;
     // Containers of an earlier run that was killed before it could clean up.
     sandbox.remove_leftovers().await?;
+    if let Some(runtime) = &options.runtime {
+        sandbox.check_runtime(runtime).await?;
+    }
     let image = image::require(&sandbox, options.image.as_deref()).await?;
 
     // The work directory outlives a failed run, so that the logs it names can be read: under
@@ -244,6 +250,7 @@ pub async fn resolve(
         cache: options.wheel_cache.clone().map(WheelCache::new),
         scratch: work.path().join("steps"),
         policy: options.policy.clone(),
+        runtime: options.runtime.clone(),
     })
     .map_err(|err| ResolveError::Driver {
         message: format!("could not prepare the build steps: {err}"),

@@ -49,6 +49,7 @@ fn options(index: &TestIndex, specs: &[&str], verify: bool) -> ResolveOptions {
         timeout: Duration::from_secs(900),
         runs_dir: None,
         policy: Default::default(),
+        runtime: None,
     }
 }
 

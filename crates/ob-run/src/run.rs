@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// Memory, pids, CPU and `/tmp` limits.
     pub limits: Limits,
+    /// The OCI runtime the program runs under (`runsc` for gVisor); `None`: the daemon's default.
+    pub runtime: Option<String>,
 }
 
 impl RunOptions {
@@ -46,6 +48,7 @@ impl RunOptions {
             keep: crate::snapshot::DEFAULT_KEEP,
             timeout: Duration::from_secs(24 * 3600),
             limits: Limits::default(),
+            runtime: None,
         }
     }
 }
@@ -128,6 +131,12 @@ pub async fn run(
     on_line: impl FnMut(OutputLine),
 ) -> Result<RunReport, RunError> {
     check_mounts(&options.data, options.results.as_ref())?;
+    if let Some(runtime) = &options.runtime {
+        sandbox
+            .check_runtime(runtime)
+            .await
+            .map_err(RunError::sandbox("check the runtime"))?;
+    }
     let image = assemble(
         sandbox,
         &AssembleOptions {
@@ -197,6 +206,7 @@ pub async fn run(
             .map_or_else(|| "/tmp".to_string(), |results| results.target.clone()),
     );
     spec.limits = options.limits.clone();
+    spec.runtime = options.runtime.clone();
     spec.timeout = options.timeout;
     // The sandbox makes the results directory writable for everyone (the container's user is
     // not its owner); it goes back to its own mode afterwards, whatever the run did.

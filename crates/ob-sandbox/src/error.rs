@@ -134,6 +134,20 @@ pub enum SandboxError {
         hint: String,
     },
 
+    /// `--runtime NAME` names a runtime the daemon does not know.
+    #[error(
+        "the Docker daemon has no runtime `{name}` (it has {known})\n\n\
+         hint: for gVisor, `apt-get install runsc`, add to /etc/docker/daemon.json \
+         `\"runtimes\": {{\"runsc\": {{\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": \
+         [\"--platform=ptrace\", \"--network=none\"]}}}}` and send dockerd SIGHUP"
+    )]
+    UnknownRuntime {
+        /// What was asked for.
+        name: String,
+        /// The runtimes the daemon lists.
+        known: String,
+    },
+
     /// The user pressed Ctrl-C (SIGINT) or the process got SIGTERM; see
     /// [`crate::until_interrupted`]. Running containers are being removed.
     #[error("interrupted by {signal}; the containers of this run are removed")]

@@ -116,6 +116,9 @@ pub struct RunSpec {
     pub dns: Vec<String>,
     /// What this run is for, e.g. `build:idna-3.10`; stored as a label, shown in errors.
     pub label: String,
+    /// The OCI runtime the daemon runs it under (`runsc` for gVisor); `None`: the daemon's
+    /// default (runc). Check a name first with [`crate::Sandbox::check_runtime`].
+    pub runtime: Option<String>,
 }
 
 impl RunSpec {
@@ -138,6 +141,7 @@ impl RunSpec {
             extra_hosts: Vec::new(),
             dns: Vec::new(),
             label: label.into(),
+            runtime: None,
         }
     }
 }
@@ -505,6 +509,7 @@ fn container_body(spec: &RunSpec) -> Result<ContainerCreateBody, SandboxError> {
         mounts: Some(mounts),
         extra_hosts: (!spec.extra_hosts.is_empty()).then(|| spec.extra_hosts.clone()),
         dns: (!spec.dns.is_empty()).then(|| spec.dns.clone()),
+        runtime: spec.runtime.clone(),
         ..Default::default()
     };
     Ok(ContainerCreateBody {

@@ -50,6 +50,30 @@ impl Sandbox {
         })
     }
 
+    /// The OCI runtimes the daemon knows (`runc`, and `runsc` once gVisor is registered).
+    pub async fn runtimes(&self) -> Result<Vec<String>, SandboxError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|source| SandboxError::docker("read the daemon's info", source))?;
+        let mut names: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Fails, saying how to register it, unless the daemon knows the runtime `name`.
+    pub async fn check_runtime(&self, name: &str) -> Result<(), SandboxError> {
+        let known = self.runtimes().await?;
+        if known.iter().any(|known| known == name) {
+            return Ok(());
+        }
+        Err(SandboxError::UnknownRuntime {
+            name: name.to_owned(),
+            known: known.join(", "),
+        })
+    }
+
     /// The underlying client, for what this crate does not wrap.
     pub fn docker(&self) -> &Docker {
         &self.docker

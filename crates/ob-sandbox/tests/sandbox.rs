@@ -593,3 +593,54 @@ async fn a_missing_mount_source_is_refused_before_any_container_exists() {
             .is_empty()
     );
 }
+
+/// `--runtime runsc`: the same locked-down profile, on gVisor's user-space kernel. Skips, saying
+/// so, when the daemon has no runsc, unless `OB_REQUIRE_RUNSC` is set (`.ci/run` registers it
+/// and sets it, so on CI this test cannot skip). A runtime the daemon does not know is refused
+/// by name, before any container exists.
+#[tokio::test]
+async fn a_container_under_runsc_runs_on_gvisor_with_the_same_profile() {
+    let sandbox = sandbox().await;
+    let err = sandbox.check_runtime("no-such-runtime").await.unwrap_err();
+    assert!(
+        matches!(&err, SandboxError::UnknownRuntime { name, .. } if name == "no-such-runtime"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("runsc"), "{err}");
+    if sandbox.check_runtime("runsc").await.is_err() {
+        assert!(
+            std::env::var_os("OB_REQUIRE_RUNSC").is_none(),
+            "OB_REQUIRE_RUNSC is set, but the daemon has no runsc runtime"
+        );
+        eprintln!("skipped: the Docker daemon has no runsc runtime (see docs/security.md)");
+        return;
+    }
+    let label = support::unique_label("gvisor");
+    let mut spec = shell(
+        &ob_testkit::image::builder_image(),
+        "dmesg | head -1; id -u; cat /proc/net/dev | tail -n +3 | cut -d: -f1; \
+         touch /rootfs-write 2>/dev/null && echo rootfs-writable; echo done",
+        &label,
+    );
+    spec.runtime = Some("runsc".into());
+    let mut lines = Vec::new();
+    let outcome = sandbox.run(&spec, |line| lines.push(line)).await.unwrap();
+    let stdout: Vec<String> = lines
+        .iter()
+        .filter_map(|line| match line {
+            OutputLine::Stdout(line) => Some(line.trim().to_owned()),
+            OutputLine::Stderr(_) => None,
+        })
+        .collect();
+    assert_eq!(outcome.exit_code, 0, "{lines:?}");
+    // gVisor's kernel log, not the host's (which a non-root user could not read anyway).
+    assert!(stdout[0].contains("gVisor"), "{stdout:?}");
+    assert_eq!(stdout[1], "65534", "{stdout:?}");
+    // No interface but loopback, and the root file system is read-only.
+    assert_eq!(&stdout[2..], ["lo", "done"], "{stdout:?}");
+    assert!(
+        support::containers_labelled(&sandbox, &label)
+            .await
+            .is_empty()
+    );
+}

@@ -95,3 +95,11 @@ fn ensure_builder_image() -> String {
         Err(err) => panic!("the builder image is missing and could not be created: {err}"),
     }
 }
+
+/// The OCI runtime the adversarial suite runs its containers under: `OB_TEST_RUNTIME` (CI sets
+/// `runsc` for a second pass under gVisor), else the daemon's default.
+pub fn runtime() -> Option<String> {
+    std::env::var("OB_TEST_RUNTIME")
+        .ok()
+        .filter(|name| !name.is_empty())
+}

@@ -55,6 +55,16 @@ pub struct LockArg {
     pub lock: PathBuf,
 }
 
+/// Which OCI runtime runs the containers that run third-party code.
+#[derive(Debug, Args, Clone)]
+pub struct RuntimeArg {
+    /// Run every container that runs a package's code under this runtime of the Docker daemon,
+    /// e.g. `runsc` (gVisor: a user-space kernel between the package and the host's). Default:
+    /// the daemon's own (runc)
+    #[arg(long, value_name = "NAME")]
+    pub runtime: Option<String>,
+}
+
 /// Which image runs the containers.
 #[derive(Debug, Args, Clone)]
 pub struct ImageArg {
@@ -85,6 +95,8 @@ pub struct ResolveArgs {
     pub lock: LockArg,
     #[command(flatten)]
     pub image: ImageArg,
+    #[command(flatten)]
+    pub runtime: RuntimeArg,
     /// Package index (Simple API). Defaults to where pip would look.
     #[arg(long, value_name = "URL")]
     pub index_url: Option<String>,
@@ -151,6 +163,8 @@ pub struct BuildArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub image: ImageArg,
+    #[command(flatten)]
+    pub runtime: RuntimeArg,
     /// Parallel builds (default: the number of cores).
     #[arg(long, short, value_name = "N")]
     pub jobs: Option<usize>,
@@ -197,6 +211,8 @@ pub struct RunArgs {
     /// Docker network to attach; the default is no network at all.
     #[arg(long, value_name = "NAME")]
     pub network: Option<String>,
+    #[command(flatten)]
+    pub runtime: RuntimeArg,
     /// Snapshots of the results directory to keep (oldest dropped after each run); 0 takes none.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub keep: usize,

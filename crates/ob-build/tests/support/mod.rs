@@ -80,6 +80,7 @@ impl Project {
         options.timeout = std::time::Duration::from_secs(300);
         // On in every test: whatever a test builds must also install and import offline.
         options.verify_install = true;
+        options.runtime = ob_testkit::image::runtime();
         options
     }
 

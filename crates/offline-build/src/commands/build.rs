@@ -23,6 +23,7 @@ pub async fn exec(args: BuildArgs, printer: &Printer) -> anyhow::Result<Exit> {
     options.timeout = Duration::from_secs(args.timeout.max(1));
     options.check_reproducible = args.check_reproducible;
     options.verify_install = args.verify_install;
+    options.runtime = args.runtime.runtime.clone();
     options.policy = ob_build::install_policy::InstallPolicy::allowing_pth(
         args.allow_pth.iter().map(String::as_str),
     );

@@ -133,6 +133,27 @@ async fn check_docker_and_image(image: Option<&str>) -> Vec<Check> {
             "check `docker version`",
         )),
     }
+    // gVisor is optional: without it, containers run under the daemon's default runtime.
+    match sandbox.runtimes().await {
+        Ok(runtimes) if runtimes.iter().any(|name| name == "runsc") => checks.push(Check::ok(
+            "runtimes",
+            format!(
+                "{}; gVisor is available with `--runtime runsc`",
+                runtimes.join(", ")
+            ),
+        )),
+        Ok(runtimes) => checks.push(Check::warn(
+            "runtimes",
+            format!("{}; gVisor's runsc is not registered", runtimes.join(", ")),
+            "optional: `apt-get install runsc` and register it in /etc/docker/daemon.json \
+             (docs/security.md, gVisor) to run packages' code on a user-space kernel",
+        )),
+        Err(err) => checks.push(Check::warn(
+            "runtimes",
+            format!("the daemon did not list its runtimes: {err}"),
+            "check `docker info`",
+        )),
+    }
     let reference = image.unwrap_or(ob_sandbox::image::DEFAULT_IMAGE);
     match ob_sandbox::image::inspect(&sandbox, reference).await {
         Ok(Some(info)) => checks.push(Check::ok(

@@ -70,6 +70,7 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
         build_timeout: Duration::from_secs(args.timeout),
         timeout: TIMEOUT,
         runs_dir: runs_dir(),
+        runtime: args.runtime.runtime.clone(),
         policy: ob_build::install_policy::InstallPolicy::allowing_pth(
             args.allow_pth.iter().map(String::as_str),
         ),

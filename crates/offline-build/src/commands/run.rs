@@ -17,6 +17,7 @@ pub async fn exec_run(args: RunArgs, printer: &Printer) -> anyhow::Result<Exit> 
     options.lock = args.lock.lock;
     options.out = args.out;
     options.network = args.network;
+    options.runtime = args.runtime.runtime;
     options.keep = args.keep;
     options.timeout = Duration::from_secs(args.timeout.max(1));
     for spec in &args.data {
