@@ -19,6 +19,8 @@ fn filters() -> Vec<(&'static str, &'static str)> {
     vec![
         (r"sha256:[0-9a-f]{64}", "sha256:[HEX]"),
         (r"python:( +)3\.\d+\.\d+", "python:$1[VERSION]"),
+        // Debian's updates can add a dependency.
+        (r"\d+ Debian packages", "[N] Debian packages"),
     ]
 }
 
@@ -53,8 +55,25 @@ fn show_json_has_the_documented_fields() {
     keys.sort();
     assert_eq!(
         keys,
-        ["digest", "id", "platform", "python_version", "reference"]
+        [
+            "debian_packages",
+            "digest",
+            "extra_packages",
+            "id",
+            "platform",
+            "python_version",
+            "reference"
+        ]
     );
+    // The builder image records every Debian package it holds, with its version.
+    let packages = json["debian_packages"].as_array().unwrap();
+    assert!(
+        packages
+            .iter()
+            .any(|package| package.as_str().unwrap().starts_with("python3=")),
+        "{packages:?}"
+    );
+    assert!(json["extra_packages"].as_array().unwrap().is_empty());
     assert_eq!(json["reference"], reference.as_str());
     let digest = json["digest"].as_str().unwrap();
     assert!(
