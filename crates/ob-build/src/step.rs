@@ -24,6 +24,72 @@ use crate::wheel::{self, CheckedWheel, WheelName, WheelProblem};
 
 /// Lines of a failed step's log shown with the failure.
 pub const LOG_TAIL_LINES: usize = 20;
+
+/// Most of a step's output its log keeps from the start, and from the end: a build that prints
+/// without end fills no disk, and what it printed last (usually its error) is kept.
+const LOG_HEAD_BYTES: u64 = 32 << 20;
+const LOG_END_BYTES: u64 = 8 << 20;
+
+/// A step's log file: the first [`LOG_HEAD_BYTES`] of output as it comes, then only the last
+/// [`LOG_END_BYTES`], written at the end after a line saying what was left out.
+struct CappedLog<W: std::io::Write> {
+    out: W,
+    written: u64,
+    end: VecDeque<String>,
+    end_bytes: u64,
+    dropped_lines: u64,
+    dropped_bytes: u64,
+}
+
+impl<W: std::io::Write> CappedLog<W> {
+    fn new(out: W) -> CappedLog<W> {
+        CappedLog {
+            out,
+            written: 0,
+            end: VecDeque::new(),
+            end_bytes: 0,
+            dropped_lines: 0,
+            dropped_bytes: 0,
+        }
+    }
+
+    fn line(&mut self, text: &str) -> std::io::Result<()> {
+        let size = text.len() as u64 + 1;
+        if self.written + size <= LOG_HEAD_BYTES {
+            self.written += size;
+            return writeln!(self.out, "{text}");
+        }
+        self.end.push_back(text.to_owned());
+        self.end_bytes += size;
+        while self.end_bytes > LOG_END_BYTES {
+            let Some(old) = self.end.pop_front() else {
+                break;
+            };
+            self.end_bytes -= old.len() as u64 + 1;
+            self.dropped_lines += 1;
+            self.dropped_bytes += old.len() as u64 + 1;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        if self.dropped_lines > 0 {
+            writeln!(
+                self.out,
+                "# offline-build: {} lines ({} bytes) of output left out here; the log keeps its \
+                 first {} MiB and its last {} MiB",
+                self.dropped_lines,
+                self.dropped_bytes,
+                LOG_HEAD_BYTES >> 20,
+                LOG_END_BYTES >> 20
+            )?;
+        }
+        for line in &self.end {
+            writeln!(self.out, "{line}")?;
+        }
+        self.out.flush()
+    }
+}
 /// Network attempts kept for the message; one is enough to explain, a few show the pattern.
 const MAX_NETWORK_ATTEMPTS: usize = 5;
 /// Most of a `.dist-info/METADATA` read from a metadata step's output.
@@ -505,11 +571,11 @@ impl Builder {
         if let Some(parent) = request.log.parent() {
             fs_err::create_dir_all(parent).map_err(BuildError::io("create", parent))?;
         }
-        let mut log = std::io::BufWriter::new(
+        let mut header = std::io::BufWriter::new(
             fs_err::File::create(request.log).map_err(BuildError::io("create", request.log))?,
         );
         let mut log_error = writeln!(
-            log,
+            header,
             "# offline-build: {} {} ({purpose}) from {} (sha256 {}) in {} ({}), with {}",
             request.name,
             request.version,
@@ -524,6 +590,7 @@ impl Builder {
             }
         )
         .err();
+        let mut log = CappedLog::new(header);
         let mut seen = Seen::default();
         let mut tail = VecDeque::with_capacity(LOG_TAIL_LINES);
         let mut on_line = |line: OutputLine| {
@@ -531,7 +598,7 @@ impl Builder {
                 OutputLine::Stdout(text) | OutputLine::Stderr(text) => text,
             };
             seen.line(&text);
-            if let Err(err) = writeln!(log, "{text}") {
+            if let Err(err) = log.line(&text) {
                 log_error.get_or_insert(err);
             }
             if tail.len() == LOG_TAIL_LINES {
@@ -553,10 +620,10 @@ impl Builder {
                 "offline-build: stopped after the timeout of {} s",
                 self.options.timeout.as_secs()
             );
-            let _ = writeln!(log, "{line}");
+            let _ = log.line(&line);
             tail.push_back(line);
         }
-        if let Some(err) = log_error.or_else(|| log.flush().err()) {
+        if let Some(err) = log_error.or_else(|| log.finish().err()) {
             return Err(BuildError::io("write", request.log)(err));
         }
         // The container is gone: nothing changes the output directory from here on.
@@ -809,6 +876,31 @@ fn sort_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_keeps_its_head_and_its_end_and_says_what_it_left_out() {
+        let mut bytes = Vec::new();
+        let mut log = CappedLog::new(&mut bytes);
+        let line = "x".repeat(1023);
+        // 64 MiB of output: 32 kept from the start, 8 from the end, 24 left out.
+        for _ in 0..(64 << 10) {
+            log.line(&line).unwrap();
+        }
+        log.line("error: the last line").unwrap();
+        log.finish().unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.len() as u64 <= LOG_HEAD_BYTES + LOG_END_BYTES + 200);
+        assert!(text.ends_with("error: the last line\n"));
+        let said = text
+            .lines()
+            .find(|line| line.starts_with("# offline-build"))
+            .unwrap_or_default();
+        assert_eq!(
+            said,
+            "# offline-build: 24577 lines (25166848 bytes) of output left out here; the log \
+             keeps its first 32 MiB and its last 8 MiB"
+        );
+    }
 
     #[test]
     fn network_failures_are_recognised_by_their_messages() {

@@ -151,6 +151,9 @@ pub enum WheelProblem {
     },
 }
 
+/// Most a wheel file may be. The largest wheels on the index are about 2 GiB.
+pub const MAX_WHEEL_BYTES: u64 = 8 << 30;
+
 /// Most a wheel may unpack to. Far above any real wheel (the largest on the index are a few
 /// GiB unpacked); it bounds the time a decompression bomb can cost.
 pub const MAX_UNPACKED_BYTES: u64 = 16 << 30;
@@ -184,6 +187,18 @@ pub fn check_wheel_with(
     let damaged = |detail: String| WheelProblem::Damaged { detail };
     // One handle for both reads, streamed: a wheel may be far larger than memory allows.
     let mut file = fs_err::File::open(path).map_err(|err| damaged(err.to_string()))?;
+    // Refused by its size before a byte is read or copied: a sparse "wheel" of many GiB costs
+    // no disk until someone copies it.
+    let declared = file
+        .metadata()
+        .map_err(|err| damaged(err.to_string()))?
+        .len();
+    if declared > MAX_WHEEL_BYTES {
+        return Err(damaged(format!(
+            "it is {declared} bytes, more than the {} GiB a wheel may be",
+            MAX_WHEEL_BYTES >> 30
+        )));
+    }
     let mut whole = Sha256::new();
     let len = std::io::copy(&mut file, &mut whole).map_err(|err| damaged(err.to_string()))?;
     let sha256 = hex::encode(whole.finalize());
@@ -605,6 +620,20 @@ mod tests {
         assert!(
             matches!(check_wheel(&path, "greet", "1.0"), Err(WheelProblem::Mismatch { entry, .. }) if entry == "greet/__init__.py")
         );
+    }
+
+    #[test]
+    fn a_sparse_wheel_of_20_gib_is_refused_by_its_size_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = wheel(dir.path(), "greet-1.0-py3-none-any.whl", GOOD, None);
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(20 << 30).unwrap();
+        match check_wheel(&path, "greet", "1.0") {
+            Err(WheelProblem::Damaged { detail }) => {
+                assert!(detail.contains("more than the 8 GiB"), "{detail}");
+            }
+            other => panic!("expected Damaged, got {other:?}"),
+        }
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig, Mount as DockerMount, MountType};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount as DockerMount, MountType,
+};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, InspectContainerOptions, KillContainerOptions,
     StartContainerOptions, WaitContainerOptions,
@@ -510,6 +512,16 @@ fn container_body(spec: &RunSpec) -> Result<ContainerCreateBody, SandboxError> {
         extra_hosts: (!spec.extra_hosts.is_empty()).then(|| spec.extra_hosts.clone()),
         dns: (!spec.dns.is_empty()).then(|| spec.dns.clone()),
         runtime: spec.runtime.clone(),
+        // Output is read through the attach stream. The daemon's own copy is bounded whatever
+        // its defaults, so a build that prints without end fills no disk of the daemon's (the
+        // `none` driver would keep nothing, but Docker 20.10 then attaches no output either).
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("json-file".to_string()),
+            config: Some(HashMap::from([
+                ("max-size".to_string(), "1m".to_string()),
+                ("max-file".to_string(), "1".to_string()),
+            ])),
+        }),
         ..Default::default()
     };
     Ok(ContainerCreateBody {
@@ -663,6 +675,11 @@ mod tests {
         assert_eq!(host.readonly_rootfs, Some(true));
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
         assert_eq!(body.user.as_deref(), Some(SANDBOX_USER));
+        // The daemon's copy of the output is bounded, whatever its own defaults.
+        let logs = host.log_config.unwrap();
+        assert_eq!(logs.typ.as_deref(), Some("json-file"));
+        assert_eq!(logs.config.unwrap()["max-size"], "1m");
+        assert_eq!(host.runtime, None);
         let env = body.env.unwrap();
         assert_eq!(
             env,
