@@ -93,6 +93,39 @@ fn script_refusal(name: &str, package: &str) -> Option<String> {
     None
 }
 
+/// Where a wheel entry is installed, by the scheme of its `.data` directory (`data`), if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place<'a> {
+    /// In `site-packages` (the wheel's root, `purelib` or `platlib`), at this path.
+    Site(&'a str),
+    /// In the environment's `bin/`.
+    Scripts(&'a str),
+    /// In the environment's headers directory.
+    Headers(&'a str),
+    /// Relative to the environment's root.
+    Data(&'a str),
+    /// A `.data` scheme that does not exist, named.
+    Unknown(&'a str),
+}
+
+/// Where `entry` of a wheel whose `.data` directory is `data` is installed.
+pub(crate) fn place<'a>(entry: &'a str, data: &str) -> Place<'a> {
+    let Some(rest) = entry
+        .strip_prefix(data)
+        .and_then(|rest| rest.strip_prefix('/'))
+    else {
+        return Place::Site(entry);
+    };
+    let (scheme, path) = rest.split_once('/').unwrap_or((rest, ""));
+    match scheme {
+        "purelib" | "platlib" => Place::Site(path),
+        "scripts" => Place::Scripts(path),
+        "headers" => Place::Headers(path),
+        "data" => Place::Data(path),
+        _ => Place::Unknown(scheme),
+    }
+}
+
 /// Checks the files of the wheel of `name` (normalized) whose `.dist-info` and `.data`
 /// directories are `dist_info` and `data` against `policy`. `entry_points` is its
 /// `entry_points.txt`, if it has one.
@@ -111,40 +144,31 @@ pub fn check<'a>(
         })
     };
     for entry in files {
-        let installed = match entry
-            .strip_prefix(data)
-            .and_then(|rest| rest.strip_prefix('/'))
-        {
-            Some(rest) => {
-                let (scheme, path) = rest.split_once('/').unwrap_or((rest, ""));
-                match scheme {
-                    "purelib" | "platlib" => path,
-                    "headers" => continue,
-                    "scripts" => {
-                        if let Some(why) = script_refusal(path, name) {
-                            return refuse(entry, why);
-                        }
-                        continue;
-                    }
-                    "data" => {
-                        let first = path.split('/').next().unwrap_or_default();
-                        if ["bin", "lib", "lib64", "include", "pyvenv.cfg"].contains(&first) {
-                            return refuse(
-                                entry,
-                                format!(
-                                    "it would be installed as `{path}` of the environment, over \
-                                     its interpreter, libraries or configuration"
-                                ),
-                            );
-                        }
-                        continue;
-                    }
-                    _ => {
-                        return refuse(entry, format!("`{scheme}` is not an install scheme"));
-                    }
+        let installed = match place(entry, data) {
+            Place::Site(path) => path,
+            Place::Headers(_) => continue,
+            Place::Scripts(path) => {
+                if let Some(why) = script_refusal(path, name) {
+                    return refuse(entry, why);
                 }
+                continue;
             }
-            None => entry,
+            Place::Data(path) => {
+                let first = path.split('/').next().unwrap_or_default();
+                if ["bin", "lib", "lib64", "include", "pyvenv.cfg"].contains(&first) {
+                    return refuse(
+                        entry,
+                        format!(
+                            "it would be installed as `{path}` of the environment, over its \
+                             interpreter, libraries or configuration"
+                        ),
+                    );
+                }
+                continue;
+            }
+            Place::Unknown(scheme) => {
+                return refuse(entry, format!("`{scheme}` is not an install scheme"));
+            }
         };
         let first = installed.split('/').next().unwrap_or_default();
         if (first.ends_with(".dist-info") && first != dist_info) || first.ends_with(".data") {

@@ -14,10 +14,8 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::Path;
 
-use crate::wheel::WheelName;
-
-/// Most of a RECORD read here (the validator refused larger ones).
-const MAX_RECORD_BYTES: u64 = 64 << 20;
+use crate::install_policy::{Place, place};
+use crate::wheel::{MAX_RECORD_BYTES, WheelName, parse_record};
 
 /// One wheel of the set: its package's name and the wheel's path.
 pub struct SetWheel<'a> {
@@ -73,7 +71,7 @@ fn installed_files(path: &Path) -> Result<Vec<(String, String)>, String> {
     let parsed =
         WheelName::parse(&file_name).ok_or_else(|| format!("`{shown}` is not a wheel's name"))?;
     let dist_info = format!("{}-{}.dist-info", parsed.distribution, parsed.version);
-    let data = format!("{}-{}.data/", parsed.distribution, parsed.version);
+    let data = format!("{}-{}.data", parsed.distribution, parsed.version);
     let file = fs_err::File::open(path).map_err(|err| err.to_string())?;
     let mut archive = zip::ZipArchive::new(file).map_err(|err| format!("`{shown}`: {err}"))?;
     let mut record = String::new();
@@ -83,32 +81,20 @@ fn installed_files(path: &Path) -> Result<Vec<(String, String)>, String> {
         .take(MAX_RECORD_BYTES)
         .read_to_string(&mut record)
         .map_err(|err| format!("`{shown}`: {err}"))?;
+    let rows = parse_record(&record).map_err(|err| format!("`{shown}`: {err}"))?;
     let mut files = Vec::new();
-    for line in record.lines().filter(|line| !line.trim().is_empty()) {
-        // `path,hash,size`; a path with a comma is quoted, the two last fields never are.
-        let Some((rest, _size)) = line.rsplit_once(',') else {
-            continue;
-        };
-        let Some((entry, hash)) = rest.rsplit_once(',') else {
-            continue;
-        };
-        let entry = match entry.strip_prefix('"').and_then(|e| e.strip_suffix('"')) {
-            Some(quoted) => quoted.replace("\"\"", "\""),
-            None => entry.to_owned(),
-        };
+    for [entry, hash, _size] in rows {
         if entry.starts_with(&format!("{dist_info}/")) {
             continue;
         }
-        let place = match entry.strip_prefix(&data) {
-            Some(rest) => match rest.split_once('/') {
-                Some(("purelib" | "platlib", inner)) => format!("site-packages/{inner}"),
-                Some(("scripts", inner)) => format!("bin/{inner}"),
-                Some((scheme, inner)) => format!("{scheme}/{inner}"),
-                None => continue,
-            },
-            None => format!("site-packages/{entry}"),
+        let installed = match place(&entry, &data) {
+            Place::Site(path) => format!("site-packages/{path}"),
+            Place::Scripts(path) => format!("bin/{path}"),
+            Place::Headers(path) => format!("headers/{path}"),
+            Place::Data(path) => format!("data/{path}"),
+            Place::Unknown(_) => continue,
         };
-        files.push((place, hash.to_owned()));
+        files.push((installed, hash));
     }
     Ok(files)
 }

@@ -71,7 +71,7 @@ pub struct CheckedWheel {
 const MAX_METADATA_BYTES: u64 = 1 << 20;
 
 /// Most a RECORD may hold: a row for each of a million files fits, and it is all held in memory.
-const MAX_RECORD_BYTES: u64 = 64 << 20;
+pub(crate) const MAX_RECORD_BYTES: u64 = 64 << 20;
 
 /// Why a wheel was refused. Each message names the entry at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -431,11 +431,21 @@ fn check_entry_path(name: &str) -> Result<(), WheelProblem> {
     {
         return escapes("a drive letter");
     }
+    // One spelling per path: `a/./b` and `a//b` are installed as `a/b`, and would slip past
+    // the comparison of what two wheels install (`overlap`). A directory's own trailing `/`
+    // is its only empty component.
+    if name
+        .trim_end_matches('/')
+        .split('/')
+        .any(|part| part.is_empty() || part == ".")
+    {
+        return escapes("an empty or `.` component");
+    }
     Ok(())
 }
 
 /// RECORD is CSV: `path,hash,size`, with quotes around fields that hold commas or quotes.
-fn parse_record(text: &str) -> Result<Vec<[String; 3]>, WheelProblem> {
+pub(crate) fn parse_record(text: &str) -> Result<Vec<[String; 3]>, WheelProblem> {
     let mut rows = Vec::new();
     for (number, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -669,7 +679,14 @@ mod tests {
     #[test]
     fn entries_that_escape_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        for evil in ["../evil.py", "/etc/evil.py", "greet/../../evil.py"] {
+        for evil in [
+            "../evil.py",
+            "/etc/evil.py",
+            "greet/../../evil.py",
+            "greet/./__init__.py",
+            "greet//__init__.py",
+            "./evil.pth",
+        ] {
             let files: Vec<(&str, &[u8])> = vec![(evil, b"x"), GOOD[1]];
             let path = wheel(dir.path(), "greet-1.0-py3-none-any.whl", &files, None);
             assert!(

@@ -434,21 +434,22 @@ mod tests {
         assert_eq!(read.hashes["idna"], BTreeSet::from(["abcd".to_string()]));
     }
 
-    #[test]
-    fn unsupported_option_names_file_and_line() {
+    /// The message with which reading a requirements file holding `text` fails, and the file.
+    fn refusal_of(text: &str) -> (PathBuf, String) {
         let dir = tempfile::tempdir().unwrap();
-        let file = write(
-            dir.path(),
-            "r.txt",
-            "idna\n--extra-index-url http://127.0.0.1:1/simple\n",
-        );
+        let file = write(dir.path(), "r.txt", text);
         let err = RequirementSources {
             requirement_files: vec![file.clone()],
             ..RequirementSources::default()
         }
         .read()
         .unwrap_err();
-        let message = err.to_string();
+        (file, err.to_string())
+    }
+
+    #[test]
+    fn unsupported_option_names_file_and_line() {
+        let (file, message) = refusal_of("idna\n--extra-index-url http://127.0.0.1:1/simple\n");
         assert!(
             message.contains(&format!("{}:2", file.display())),
             "{message}"
@@ -460,19 +461,7 @@ mod tests {
     /// on a byte order mark before the fault.
     #[test]
     fn a_multi_byte_character_before_the_fault_is_shown_not_a_panic() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = write(
-            dir.path(),
-            "r.txt",
-            "requests >= 2.0 \u{feff}\u{e9}\u{202e}\n",
-        );
-        let err = RequirementSources {
-            requirement_files: vec![file.clone()],
-            ..RequirementSources::default()
-        }
-        .read()
-        .unwrap_err();
-        let message = err.to_string();
+        let (_, message) = refusal_of("requests >= 2.0 \u{feff}\u{e9}\u{202e}\n");
         assert!(
             message.contains("is not a PEP 508 requirement"),
             "{message}"
@@ -482,15 +471,7 @@ mod tests {
 
     #[test]
     fn arbitrary_equality_is_refused_on_the_host() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = write(dir.path(), "r.txt", "idna\nfoo===1.0\n");
-        let err = RequirementSources {
-            requirement_files: vec![file.clone()],
-            ..RequirementSources::default()
-        }
-        .read()
-        .unwrap_err();
-        let message = err.to_string();
+        let (file, message) = refusal_of("idna\nfoo===1.0\n");
         assert!(
             message.contains(&format!("{}:2", file.display())),
             "{message}"

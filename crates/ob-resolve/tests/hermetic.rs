@@ -171,49 +171,40 @@ async fn a_program_a_hook_starts_finds_nothing_to_reach() {
     }
 }
 
+/// The package and message of the `BuildFailed` that a resolve of `spec` (not verified) ends in.
+async fn build_failure(spec: &str) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    match resolve(&options(&index, &[spec], false), &NoReporter).await {
+        Err(ResolveError::BuildFailed {
+            package, message, ..
+        }) => (package, message),
+        Err(other) => panic!("expected BuildFailed, got {other}"),
+        Ok(_) => panic!("expected BuildFailed, the resolve of {spec} succeeded"),
+    }
+}
+
 /// Regression (found by review): metadata requiring `greet @ file:///proc/self/cwd/...` made
 /// pip prepare a file of the session's own container. The proxy refuses such metadata to pip
 /// and resolve names the package.
 #[tokio::test]
 async fn a_direct_reference_in_metadata_never_reaches_pip() {
-    let dir = tempfile::tempdir().unwrap();
-    let index = fixture_index(dir.path());
-    let err = resolve(&options(&index, &["directref"], false), &NoReporter)
-        .await
-        .unwrap_err();
-    match &err {
-        ResolveError::BuildFailed {
-            package, message, ..
-        } => {
-            assert_eq!(package, "directref");
-            assert!(message.contains("is a direct reference"), "{message}");
-            assert!(message.contains("file:///proc/self/cwd/"), "{message}");
-        }
-        other => panic!("expected BuildFailed, got {other}"),
-    }
+    let (package, message) = build_failure("directref").await;
+    assert_eq!(package, "directref");
+    assert!(message.contains("is a direct reference"), "{message}");
+    assert!(message.contains("file:///proc/self/cwd/"), "{message}");
 }
 
 /// Regression (found by review): a `===` build requirement carried arbitrary text (an archive)
 /// into the session's requirements file. It is refused on the host, before the session.
 #[tokio::test]
 async fn an_arbitrary_equality_build_requirement_is_refused_on_the_host() {
-    let dir = tempfile::tempdir().unwrap();
-    let index = fixture_index(dir.path());
-    let err = resolve(&options(&index, &["polyglot"], false), &NoReporter)
-        .await
-        .unwrap_err();
-    match &err {
-        ResolveError::BuildFailed {
-            package, message, ..
-        } => {
-            assert_eq!(package, "polyglot");
-            assert!(
-                message.contains("[build-system].requires holds `x===ustar"),
-                "{message}"
-            );
-        }
-        other => panic!("expected BuildFailed, got {other}"),
-    }
+    let (package, message) = build_failure("polyglot").await;
+    assert_eq!(package, "polyglot");
+    assert!(
+        message.contains("[build-system].requires holds `x===ustar"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
