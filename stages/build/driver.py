@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(STAGE_DIR))
 
 from build import events  # noqa: E402
 from build.archives import UnsafeMember  # noqa: E402
-from build.environment import build_environment  # noqa: E402
+from build.environment import CARGO_HOME, build_environment  # noqa: E402
 from build.job import JobError, parse  # noqa: E402
 from build.sdist import SdistError, extract_sdist  # noqa: E402
 from build.wheels import WheelError, install_wheel, make_venv  # noqa: E402
@@ -66,6 +66,17 @@ def run_hooks(job, python):
     return runner.returncode
 
 
+def prepare_cargo_home(cargo_dir):
+    """A fresh CARGO_HOME whose config.toml is the orchestrator's (which replaces every registry
+    with the read-only vendor directory): cargo writes its lock files into its home, so the home
+    cannot be the read-only mount itself."""
+    os.makedirs(CARGO_HOME, mode=0o755)
+    with open(os.path.join(cargo_dir, "config.toml"), "rb") as source:
+        config = source.read()
+    with open(os.path.join(CARGO_HOME, "config.toml"), "wb") as target:
+        target.write(config)
+
+
 def build(job):
     """The whole build; returns the exit code."""
     started = time.monotonic()
@@ -90,6 +101,13 @@ def build(job):
     except Exception as error:
         return fail(events.PHASE_EXTRACT, f"cannot extract {os.path.basename(job.sdist)}: {error}", error)
     log(f"extracted {os.path.basename(job.sdist)} at {job.source_dir}")
+
+    if job.cargo is not None:
+        try:
+            prepare_cargo_home(job.cargo)
+        except OSError as error:
+            return fail(events.PHASE_EXTRACT, f"cannot prepare cargo's home at {CARGO_HOME}: {error}", error)
+        log(f"vendored crates from {job.cargo}/vendor; cargo runs offline")
 
     try:
         returncode = run_hooks(job, python)

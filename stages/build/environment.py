@@ -4,6 +4,11 @@ own environment (or the host's) leaks into a build, and fixed where reproducibil
 
 import sysconfig
 
+# cargo's home and target directory for a package with Rust crates: fresh, in the container's
+# scratch space (cargo writes its package-cache lock into its home).
+CARGO_HOME = "/tmp/cargo-home"
+CARGO_TARGET_DIR = "/tmp/cargo-target"
+
 
 def build_environment(job, venv_dir, python_cflags=None):
     """The hook runner's environment variables for `job` (a job.Job) in the venv at `venv_dir`.
@@ -15,7 +20,7 @@ def build_environment(job, venv_dir, python_cflags=None):
     # included) and add the prefix map that keeps the temporary source path out of binaries.
     compiler_flags = f"{python_cflags} {prefix_map}".strip()
     # HOME stays unset on purpose: nothing of a home directory belongs in a build.
-    return {
+    environment = {
         "PATH": f"{venv_dir}/bin:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
@@ -33,4 +38,28 @@ def build_environment(job, venv_dir, python_cflags=None):
         # Anything that still tries pip fails at once instead of retrying an unreachable index.
         "PIP_NO_INDEX": "1",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    environment.update(cargo_environment(job))
+    return environment
+
+
+def cargo_environment(job):
+    """cargo's variables: offline (so that a crate nobody vendored is named as missing, not
+    looked for on a network that is not there), not incremental, and with the temporary paths
+    rewritten out of the binaries. Set for every build: a Rust package without a Cargo.lock's
+    crates fails the same clear way."""
+    remaps = [
+        f"--remap-path-prefix={job.source_dir}={job.prefix_map_to}",
+        f"--remap-path-prefix={CARGO_HOME}=/usr/src/cargo-home",
+    ]
+    if job.cargo is not None:
+        remaps.insert(1, f"--remap-path-prefix={job.cargo}/vendor=/usr/src/crates")
+    return {
+        "CARGO_HOME": CARGO_HOME,
+        "CARGO_TARGET_DIR": CARGO_TARGET_DIR,
+        "CARGO_NET_OFFLINE": "true",
+        "CARGO_INCREMENTAL": "0",
+        "CARGO_TERM_COLOR": "never",
+        "CARGO_TERM_PROGRESS_WHEN": "never",
+        "RUSTFLAGS": " ".join(remaps),
     }

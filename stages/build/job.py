@@ -36,6 +36,9 @@ class Job:
     mode: str = "build"
     # Passed to every PEP 517 hook; None when the job has none.
     config_settings: dict | None = None
+    # A read-only directory holding the vendored crates (`vendor/`) and cargo's `config.toml`;
+    # None when the package has no Rust crates.
+    cargo: str | None = None
 
 
 def _is_string(value):
@@ -72,6 +75,7 @@ _CHECKS = {
     "source_date_epoch": (_is_epoch, "a non-negative integer"),
     "mode": (lambda v: v in MODES, "one of " + ", ".join(f"`{m}`" for m in MODES)),
     "config_settings": (_is_config_settings, "null or an object of strings or lists of strings"),
+    "cargo": (lambda v: v is None or _is_path(v), "null or an absolute path"),
 }
 # Options of the driver before resolve ran its hooks in build containers of their own.
 _REMOVED = {

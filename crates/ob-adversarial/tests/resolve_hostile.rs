@@ -198,6 +198,7 @@ async fn a_hook_that_leaves_a_process_behind_reaches_nothing_and_changes_nothing
         path: lingerer.path.clone(),
         filename: lingerer.filename.clone(),
         sha256: lingerer.sha256.clone(),
+        crates: Vec::new(),
     };
     let minibackend_wheel = build_minibackend(&builder, dir.path(), &minibackend).await;
     let outcome = builder
@@ -252,6 +253,7 @@ async fn build_minibackend(
                 path: packed.path.clone(),
                 filename: packed.filename.clone(),
                 sha256: packed.sha256.clone(),
+                crates: Vec::new(),
             },
             environment: &[],
             mode: Mode::Build,

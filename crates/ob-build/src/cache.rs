@@ -43,6 +43,8 @@ pub struct KeyInputs<'a> {
     /// sha256 of the package's own build settings (environment variables, config settings,
     /// patches); empty while there are none.
     pub package_settings: &'a str,
+    /// The Rust crates vendored into its build: name, version, sha256.
+    pub crates: &'a [(&'a str, &'a str, &'a str)],
 }
 
 impl KeyInputs<'_> {
@@ -68,6 +70,14 @@ impl KeyInputs<'_> {
         environment.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
         for wheel in environment {
             for part in [&wheel.name, &wheel.version, &wheel.wheel, &wheel.sha256] {
+                hasher.update(part.as_bytes());
+                hasher.update(b"\0");
+            }
+        }
+        let mut crates: Vec<&(&str, &str, &str)> = self.crates.iter().collect();
+        crates.sort();
+        for (name, version, sha256) in crates {
+            for part in ["crate", name, version, sha256] {
                 hasher.update(part.as_bytes());
                 hasher.update(b"\0");
             }
@@ -338,6 +348,7 @@ mod tests {
             image_digest: "sha256:b",
             settings_digest: "c",
             package_settings: "",
+            crates: &[],
         }
     }
 
@@ -403,6 +414,16 @@ mod tests {
             .key(),
             inputs(&other_wheel).key(),
             inputs(&environment[..1]).key(),
+            KeyInputs {
+                crates: &[("itoa", "1.0.0", "d")],
+                ..inputs(&environment)
+            }
+            .key(),
+            KeyInputs {
+                crates: &[("itoa", "1.0.0", "e")],
+                ..inputs(&environment)
+            }
+            .key(),
         ];
         keys.push(base);
         let distinct: std::collections::BTreeSet<_> = keys.iter().collect();

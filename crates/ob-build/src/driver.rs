@@ -64,6 +64,8 @@ pub const VERIFY_INSTALL_PATH: &str = "/ob/stage/build/verify_install.py";
 pub const SDIST_DIR: &str = "/in/sdist";
 /// Where the build-requirement wheels are mounted (read-only), each file on its own.
 pub const WHEELS_DIR: &str = "/in/wheels";
+/// Where a Rust package's vendored crates and cargo configuration are mounted (read-only).
+pub const CARGO_DIR: &str = "/in/cargo";
 /// The one writable mount: a fresh, empty directory for each build.
 pub const OUT_DIR: &str = "/out";
 /// Where the output directory is mounted for the install check (read-only).
@@ -119,6 +121,10 @@ pub struct Job {
     /// PEP 517 `config_settings` for every hook (none yet: a per-package setting to come).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_settings: Option<serde_json::Map<String, serde_json::Value>>,
+    /// [`CARGO_DIR`] when the package vendors Rust crates: its `config.toml` becomes cargo's
+    /// configuration, its `vendor/` the only source of crates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cargo: Option<String>,
 }
 
 impl Job {
@@ -146,6 +152,7 @@ impl Job {
             source_date_epoch,
             mode,
             config_settings: None,
+            cargo: None,
         }
     }
 
@@ -277,8 +284,10 @@ pub fn settings_digest(
         hasher.update(b"\0");
     }
     hasher.update(
-        format!("{STAGE_MOUNT}\0{SDIST_DIR}\0{WHEELS_DIR}\0{OUT_DIR}\0{source_date_epoch}")
-            .as_bytes(),
+        format!(
+            "{STAGE_MOUNT}\0{SDIST_DIR}\0{WHEELS_DIR}\0{CARGO_DIR}\0{OUT_DIR}\0{source_date_epoch}"
+        )
+        .as_bytes(),
     );
     hasher.update(b"\0");
     hasher.update(policy.digest_input().as_bytes());
@@ -314,6 +323,7 @@ mod tests {
         assert_eq!(
             Job {
                 config_settings: job.config_settings.clone(),
+                cargo: Some(CARGO_DIR.to_owned()),
                 ..made
             },
             job,

@@ -62,6 +62,19 @@ pub enum BuildError {
         #[source]
         source: ob_sandbox::SandboxError,
     },
+    /// A pinned crate could not be vendored (its archive is refused, or unreadable).
+    #[error("could not vendor the crate `{name}` {version} from `{}`", path.display())]
+    Crate {
+        /// Crate name.
+        name: String,
+        /// Its version.
+        version: String,
+        /// The `.crate` file.
+        path: PathBuf,
+        /// Why (boxed: the error is large, and rare).
+        #[source]
+        source: Box<ob_cargo::CargoError>,
+    },
     /// A file or directory could not be read or written.
     #[error("could not {action} `{}`", path.display())]
     Io {
@@ -94,7 +107,8 @@ impl BuildError {
             BuildError::UnknownBuildRequirement { .. }
             | BuildError::Cycle { .. }
             | BuildError::Wheelhouse { .. }
-            | BuildError::ImageMismatch { .. } => true,
+            | BuildError::ImageMismatch { .. }
+            | BuildError::Crate { .. } => true,
             BuildError::WheelhouseCheck { source, .. } => source.is_rejection(),
             BuildError::Sandbox { .. } | BuildError::Io { .. } => false,
         }
@@ -118,6 +132,10 @@ impl BuildError {
             BuildError::Sandbox { .. } => {
                 Some("check that Docker runs (`offline-build doctor`)".to_owned())
             }
+            BuildError::Crate { .. } => Some(
+                "the crate's archive is not one cargo publishes; resolve again, and report the package whose Cargo.lock pins it if it persists"
+                    .to_owned(),
+            ),
             BuildError::Io { .. } => None,
         }
     }

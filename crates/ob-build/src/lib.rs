@@ -48,6 +48,6 @@ pub use report::{
 };
 pub use schedule::LOGS_DIR;
 pub use step::{
-    BuildFailure, Builder, BuilderOptions, EnvWheel, LOG_TAIL_LINES, ProducedWheel, SdistInput,
-    StepOutcome, StepRequest, StepResult,
+    BuildFailure, Builder, BuilderOptions, CrateInput, EnvWheel, LOG_TAIL_LINES, ProducedWheel,
+    SdistInput, StepOutcome, StepRequest, StepResult,
 };

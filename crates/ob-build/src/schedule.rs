@@ -12,7 +12,9 @@ use crate::error::BuildError;
 use crate::graph::{BuildGraph, PackageId};
 use crate::progress::Reporter;
 use crate::report::{BuildReport, PackageReport, PackageStatus, REPORT_VERSION, UsedWheel};
-use crate::step::{BuildFailure, Builder, EnvWheel, SdistInput, StepRequest, StepResult};
+use crate::step::{
+    BuildFailure, Builder, CrateInput, EnvWheel, SdistInput, StepRequest, StepResult,
+};
 use crate::wheel::WheelName;
 
 /// Logs live in `<out>/logs/`.
@@ -77,7 +79,7 @@ impl Run<'_> {
                     let key = self.builder.cache_key(
                         &package.name,
                         &package.version,
-                        &package.sdist.sha256,
+                        &self.sdist(id),
                         &used,
                     );
                     if let Some(report) = self.up_to_date(id, &key, previous) {
@@ -315,10 +317,27 @@ impl Run<'_> {
 
     pub fn sdist(&self, id: PackageId) -> SdistInput {
         let package = &self.lock.packages[id.index()];
+        let crates = self
+            .lock
+            .crates_of(package)
+            .map(|entry| CrateInput {
+                name: entry.name.clone(),
+                version: entry.version.clone(),
+                sha256: entry.sha256.clone(),
+                source: entry.source.clone(),
+                path: self
+                    .wheelhouse
+                    .join(ob_fetch::CRATES_DIR)
+                    .join(entry.filename()),
+                default_registry: self.lock.tool.cargo_default_registry.as_ref()
+                    == Some(&entry.source),
+            })
+            .collect();
         SdistInput {
             path: self.wheelhouse.join(&package.sdist.filename),
             filename: package.sdist.filename.clone(),
             sha256: package.sdist.sha256.clone(),
+            crates,
         }
     }
 

@@ -14,7 +14,7 @@ use ob_sandbox::{Executor, Mount, OutputLine, RunOutcome, RunSpec};
 
 use crate::cache::{CacheEntry, KeyInputs, Lookup, WheelCache};
 use crate::driver::{
-    self, DriverEvent, Job, Mode, OUT_DIR, SDIST_DIR, STAGE_MOUNT, StageDir, WHEELS_DIR,
+    self, CARGO_DIR, DriverEvent, Job, Mode, OUT_DIR, SDIST_DIR, STAGE_MOUNT, StageDir, WHEELS_DIR,
 };
 use crate::error::BuildError;
 use crate::install_policy::InstallPolicy;
@@ -121,6 +121,42 @@ pub struct BuilderOptions {
     pub runtime: Option<String>,
 }
 
+/// Unpacks `crates` into `<cargo>/vendor/` (cargo's directory source, one folder per crate)
+/// and writes `<cargo>/config.toml`, which replaces every registry they come from with it and
+/// keeps cargo offline. The directory is mounted read-only at [`CARGO_DIR`].
+fn vendor_crates(crates: &[CrateInput], cargo: &Path) -> Result<(), BuildError> {
+    let vendor = cargo.join("vendor");
+    fs_err::create_dir_all(&vendor).map_err(BuildError::io("create", &vendor))?;
+    for input in crates {
+        ob_cargo::vendor::unpack_crate(
+            &input.path,
+            &input.name,
+            &input.version,
+            &input.sha256,
+            &vendor,
+        )
+        .map_err(|source| BuildError::Crate {
+            name: input.name.clone(),
+            version: input.version.clone(),
+            path: input.path.clone(),
+            source: Box::new(source),
+        })?;
+    }
+    let mut sources: Vec<String> = crates.iter().map(|input| input.source.clone()).collect();
+    sources.sort();
+    sources.dedup();
+    let default_registry = crates
+        .iter()
+        .find(|input| input.default_registry)
+        .map(|input| input.source.as_str());
+    let config = cargo.join("config.toml");
+    fs_err::write(
+        &config,
+        ob_cargo::vendor::cargo_config(&format!("{CARGO_DIR}/vendor"), &sources, default_registry),
+    )
+    .map_err(BuildError::io("write", &config))
+}
+
 /// Runs steps; shared by every package of a run.
 pub struct Builder {
     options: BuilderOptions,
@@ -138,6 +174,27 @@ pub struct SdistInput {
     pub filename: String,
     /// Its sha256.
     pub sha256: String,
+    /// The Rust crates its Cargo.lock pins, verified by the caller; vendored read-only into
+    /// every step of this package (maturin's metadata hook runs `cargo metadata` already).
+    pub crates: Vec<CrateInput>,
+}
+
+/// One verified `.crate` file a step vendors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrateInput {
+    /// Crate name.
+    pub name: String,
+    /// Exact version.
+    pub version: String,
+    /// Its sha256: the Cargo.lock's checksum.
+    pub sha256: String,
+    /// The Cargo.lock's `source` for it, which the step's cargo configuration replaces.
+    pub source: String,
+    /// Where the verified `.crate` file is on the host.
+    pub path: PathBuf,
+    /// Whether `source` is cargo's built-in default registry, which the configuration replaces
+    /// as `[source.crates-io]` (cargo refuses a second name for it).
+    pub default_registry: bool,
 }
 
 /// A wheel of a step's build environment: a validated wheel and where it is on the host.
@@ -342,19 +399,32 @@ impl Builder {
         self.options.cache.as_ref()
     }
 
-    /// The wheel cache key of `name` `version` built from `sdist_sha256` in `environment`.
+    /// The wheel cache key of `name` `version` built from `sdist` (and its crates) in
+    /// `environment`.
     pub fn cache_key(
         &self,
         name: &str,
         version: &str,
-        sdist_sha256: &str,
+        sdist: &SdistInput,
         environment: &[UsedWheel],
     ) -> String {
+        let crates: Vec<(&str, &str, &str)> = sdist
+            .crates
+            .iter()
+            .map(|input| {
+                (
+                    input.name.as_str(),
+                    input.version.as_str(),
+                    input.sha256.as_str(),
+                )
+            })
+            .collect();
         KeyInputs {
             name,
             version,
-            sdist_sha256,
+            sdist_sha256: &sdist.sha256,
             environment,
+            crates: &crates,
             image_digest: &self.options.image_digest,
             settings_digest: &self.settings_digest,
             package_settings: "",
@@ -417,7 +487,7 @@ impl Builder {
             .iter()
             .map(|w| w.wheel.clone())
             .collect();
-        let key = self.cache_key(request.name, request.version, &request.sdist.sha256, &used);
+        let key = self.cache_key(request.name, request.version, request.sdist, &used);
         let mut warnings = Vec::new();
         if request.mode == Mode::Build && request.use_cache {
             let (hit, warning) = self.cached(&key, request.name, request.version);
@@ -546,7 +616,7 @@ impl Builder {
             .iter()
             .map(|w| w.wheel.wheel.clone())
             .collect();
-        let job = Job::new(
+        let mut job = Job::new(
             request.name,
             request.version,
             &request.sdist.filename,
@@ -554,6 +624,12 @@ impl Builder {
             self.options.source_date_epoch,
             request.mode,
         );
+        if !request.sdist.crates.is_empty() {
+            let cargo = work.path().join("cargo");
+            vendor_crates(&request.sdist.crates, &cargo)?;
+            inputs.push(Mount::new(absolute(&cargo)?, CARGO_DIR));
+            job.cargo = Some(CARGO_DIR.to_owned());
+        }
         let purpose = match request.mode {
             Mode::Build => "build",
             Mode::Metadata | Mode::Requires => "hooks",

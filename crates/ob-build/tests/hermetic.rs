@@ -135,6 +135,12 @@ async fn builds_the_fixture_graph_from_our_own_wheels_only() {
     assert_eq!(
         environ,
         [
+            "CARGO_HOME",
+            "CARGO_INCREMENTAL",
+            "CARGO_NET_OFFLINE",
+            "CARGO_TARGET_DIR",
+            "CARGO_TERM_COLOR",
+            "CARGO_TERM_PROGRESS_WHEN",
             "CFLAGS",
             "CXXFLAGS",
             "LANG",
@@ -146,6 +152,7 @@ async fn builds_the_fixture_graph_from_our_own_wheels_only() {
             "PYTHONHASHSEED",
             "PYTHONNOUSERSITE",
             "PYTHONUNBUFFERED",
+            "RUSTFLAGS",
             "SOURCE_DATE_EPOCH",
             "TMPDIR",
             "VIRTUAL_ENV",

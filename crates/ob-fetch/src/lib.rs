@@ -37,7 +37,7 @@ pub use credentials::Credentials;
 pub use error::{FetchError, Received};
 pub use manifest::{MANIFEST_VERSION, Manifest, ManifestEntry};
 pub use reporter::{NoReporter, Reporter};
-pub use wheelhouse::{LOCK_FILE, MANIFEST_FILE, WheelhouseCheck, WrongFile};
+pub use wheelhouse::{CRATES_DIR, LOCK_FILE, MANIFEST_FILE, WheelhouseCheck, WrongFile};
 
 use download::Downloader;
 use plan::{Planned, Source};
@@ -123,6 +123,14 @@ pub async fn fetch(
         source,
     })?;
     let _guard = lock_wheelhouse(&wheelhouse, reporter).await?;
+    if !lock.tool.crates.is_empty() {
+        let crates = wheelhouse.join(CRATES_DIR);
+        fs_err::create_dir_all(&crates).map_err(|source| FetchError::Io {
+            action: "create the crates directory of",
+            path: crates.clone(),
+            source,
+        })?;
+    }
 
     let presence = {
         let wheelhouse = wheelhouse.clone();

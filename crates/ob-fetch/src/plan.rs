@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use ob_lock::{Lock, Package};
+use ob_lock::{Crate, Lock, Package};
 use url::Url;
 
 use crate::error::FetchError;
-use crate::wheelhouse::MANIFEST_FILE;
+use crate::wheelhouse::{CRATES_DIR, MANIFEST_FILE};
 
 /// One file of the lock, checked.
 #[derive(Debug, Clone)]
@@ -41,7 +41,8 @@ impl Planned {
     }
 }
 
-/// Checks every package of `lock` and returns the files to fetch, in lock order.
+/// Checks every package of `lock` and returns the files to fetch, in lock order: the sdists,
+/// then the crates (under [`CRATES_DIR`]).
 pub(crate) fn plan(lock: &Lock) -> Result<Vec<Planned>, FetchError> {
     let mut seen: HashMap<&str, &str> = HashMap::new();
     let mut planned = Vec::with_capacity(lock.packages.len());
@@ -58,7 +59,45 @@ pub(crate) fn plan(lock: &Lock) -> Result<Vec<Planned>, FetchError> {
         }
         planned.push(entry);
     }
+    for entry in &lock.tool.crates {
+        planned.push(check_crate(entry)?);
+    }
     Ok(planned)
+}
+
+/// One crate of the lock, checked as strictly as an sdist (the lock's validation has checked
+/// its name, version, size and digest already; fetch does not rely on it for the file name).
+fn check_crate(entry: &Crate) -> Result<Planned, FetchError> {
+    let invalid = |reason: String| FetchError::InvalidLock {
+        package: format!("crate {}", entry.key()),
+        reason,
+    };
+    if !ob_lock::is_valid_crate_name(&entry.name)
+        || !ob_lock::is_valid_crate_version(&entry.version)
+    {
+        return Err(invalid(format!(
+            "`{}` is not a crate name and version that can name a file",
+            entry.key()
+        )));
+    }
+    if entry.size == 0 {
+        return Err(invalid("its size is zero; a crate is never empty".into()));
+    }
+    if entry.sha256.len() != 64 || !entry.sha256.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(invalid(format!(
+            "its sha256 is `{}`, not 64 hexadecimal digits",
+            entry.sha256
+        )));
+    }
+    let url = check_url_for(&format!("crate {}", entry.key()), &entry.url)?;
+    Ok(Planned {
+        name: entry.name.clone(),
+        version: entry.version.clone(),
+        filename: format!("{CRATES_DIR}/{}", entry.filename()),
+        sha256: entry.sha256.to_ascii_lowercase(),
+        size: entry.size,
+        source: Source::Url(url),
+    })
 }
 
 fn invalid(package: &Package, reason: String) -> FetchError {
@@ -131,32 +170,35 @@ fn check_package(package: &Package) -> Result<Planned, FetchError> {
 }
 
 fn check_url(package: &Package, raw: &str) -> Result<Url, FetchError> {
+    check_url_for(&package.name, raw)
+}
+
+/// Checks the URL of the file of `owner` (a package name, or `crate name@version`).
+fn check_url_for(owner: &str, raw: &str) -> Result<Url, FetchError> {
+    let invalid = |reason: String| FetchError::InvalidLock {
+        package: owner.to_owned(),
+        reason,
+    };
     let url = Url::parse(raw).map_err(|err| {
         // The unparsable text may hold credentials; say only why it failed.
-        invalid(package, format!("the sdist URL is not a valid URL ({err})"))
+        invalid(format!("the URL is not a valid URL ({err})"))
     })?;
     if !url.username().is_empty() || url.password().is_some() {
         let mut shown = url.clone();
         let _ = shown.set_username("");
         let _ = shown.set_password(None);
-        return Err(invalid(
-            package,
-            format!(
-                "the URL {shown} carries credentials; a lock must not. Put them in ~/.netrc or \
-                 pip's index URL instead"
-            ),
-        ));
+        return Err(invalid(format!(
+            "the URL {shown} carries credentials; a lock must not. Put them in ~/.netrc or \
+             pip's index URL instead"
+        )));
     }
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        _ => Err(invalid(
-            package,
-            format!(
-                "the URL {url} is not https (plain http is allowed only on this machine's \
-                 loopback)"
-            ),
-        )),
+        _ => Err(invalid(format!(
+            "the URL {url} is not https (plain http is allowed only on this machine's \
+             loopback)"
+        ))),
     }
 }
 

@@ -15,12 +15,20 @@ use crate::plan::Planned;
 pub const MANIFEST_FILE: &str = "offline-build-manifest.json";
 /// Advisory lock file: held exclusively by `fetch`, shared by checks.
 pub const LOCK_FILE: &str = ".offline-build.lock";
+/// The subdirectory that holds the Rust crates (`{name}-{version}.crate`) builds vendor.
+pub const CRATES_DIR: &str = "crates";
 /// Partial downloads are `.<filename>.partial`: hidden, and never a final name.
 const PARTIAL_SUFFIX: &str = ".partial";
 
-/// Where the partial download of `filename` lives until it is verified.
+/// Where the partial download of `filename` (a name, or `crates/` and a name) lives until it
+/// is verified: beside its final name, hidden.
 pub(crate) fn partial_path(wheelhouse: &Path, filename: &str) -> PathBuf {
-    wheelhouse.join(format!(".{filename}{PARTIAL_SUFFIX}"))
+    match filename.rsplit_once('/') {
+        Some((directory, name)) => wheelhouse
+            .join(directory)
+            .join(format!(".{name}{PARTIAL_SUFFIX}")),
+        None => wheelhouse.join(format!(".{filename}{PARTIAL_SUFFIX}")),
+    }
 }
 
 /// Whether `name` is one of the wheelhouse's own files rather than an sdist.
@@ -192,31 +200,42 @@ pub(crate) fn extra_files(
         .iter()
         .map(|entry| entry.filename.as_str())
         .collect();
-    let entries = match fs_err::read_dir(wheelhouse) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(FetchError::Io {
-                action: "list",
-                path: wheelhouse.to_owned(),
-                source,
-            });
-        }
-    };
     let mut extra = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| FetchError::Io {
-            action: "list",
-            path: wheelhouse.to_owned(),
-            source,
-        })?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !is_own_file(&name) && !names.contains(name.as_str()) {
+    for name in list(wheelhouse)? {
+        if name == CRATES_DIR && wheelhouse.join(CRATES_DIR).is_dir() {
+            for name in list(&wheelhouse.join(CRATES_DIR))? {
+                let name = format!("{CRATES_DIR}/{name}");
+                if !name.contains("/.") && !names.contains(name.as_str()) {
+                    extra.push(name);
+                }
+            }
+        } else if !is_own_file(&name) && !names.contains(name.as_str()) {
             extra.push(name);
         }
     }
     extra.sort();
     Ok(extra)
+}
+
+/// The names in `directory`; none when it does not exist.
+fn list(directory: &Path) -> Result<Vec<String>, FetchError> {
+    let io = |source| FetchError::Io {
+        action: "list",
+        path: directory.to_owned(),
+        source,
+    };
+    let entries = match fs_err::read_dir(directory) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(io(source)),
+    };
+    entries
+        .map(|entry| {
+            entry
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .map_err(io)
+        })
+        .collect()
 }
 
 /// An advisory lock on a wheelhouse, released on drop.

@@ -264,6 +264,26 @@ pub enum Problem {
         /// The value in the file.
         found: String,
     },
+    /// A package's crate reference that is not `name@version` with a crate name and version.
+    BadCrateKey {
+        /// The entry in the file.
+        found: String,
+    },
+    /// A package's crate reference that names no `[[tool.offline-build.crates]]` entry.
+    CrateNotLocked {
+        /// The entry in the file.
+        entry: String,
+    },
+    /// One crate (by name and version) listed twice in `[[tool.offline-build.crates]]`.
+    DuplicateCrate {
+        /// `name@version`.
+        entry: String,
+    },
+    /// A crate's `source` that is not a registry (`registry+URL` or `sparse+URL`).
+    BadCrateSource {
+        /// The value in the file.
+        found: String,
+    },
     /// A build requirement that is not `name==version`.
     BadPin {
         /// The entry in the file.
@@ -387,6 +407,18 @@ impl fmt::Display for Problem {
                 "`{found}` is not a date-time with offset (e.g. `2024-09-15T17:06:07Z`)"
             ),
             Problem::BadPin { found } => write!(f, "`{found}` is not `name==version`"),
+            Problem::BadCrateKey { found } => {
+                write!(f, "`{found}` is not `name@version` of a Rust crate")
+            }
+            Problem::CrateNotLocked { entry } => write!(
+                f,
+                "`{entry}` names a crate that `[[tool.offline-build.crates]]` does not pin"
+            ),
+            Problem::DuplicateCrate { entry } => write!(f, "the crate `{entry}` is pinned twice"),
+            Problem::BadCrateSource { found } => write!(
+                f,
+                "`{found}` is not a crate registry (`registry+URL` or `sparse+URL`)"
+            ),
             Problem::NotLocked { entry } => {
                 write!(f, "`{entry}` names a package that is not in the lock")
             }
@@ -457,6 +489,12 @@ impl Problem {
             }
             Problem::BadUrl { .. } => {
                 "use an https URL without credentials (keep credentials in pip's configuration or .netrc)"
+            }
+            Problem::BadCrateKey { .. }
+            | Problem::CrateNotLocked { .. }
+            | Problem::DuplicateCrate { .. }
+            | Problem::BadCrateSource { .. } => {
+                "every crate a build vendors must be pinned once in this same lock; regenerate it with `offline-build resolve`"
             }
             Problem::BadPin { .. }
             | Problem::NotLocked { .. }

@@ -56,6 +56,94 @@ pub struct LockTool {
     /// Every package once, each after its build requirements (`name==version`: a name may be
     /// locked at several versions).
     pub build_order: Vec<Pin>,
+    /// The Cargo.lock source of cargo's built-in default registry (`registry+URL`), as cargo
+    /// named it when the lock was resolved; present when some crate comes from it. The build's
+    /// cargo configuration replaces that registry as `[source.crates-io]`.
+    pub cargo_default_registry: Option<String>,
+    /// `[[tool.offline-build.crates]]`: every Rust crate some package's build needs, once
+    /// each (by name and version), sorted. Packages name theirs in [`Package::crates`].
+    pub crates: Vec<Crate>,
+}
+
+/// One Rust crate from a registry, pinned as the Cargo.lock of the sdist that needs it pins it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Crate {
+    /// The crate's name, as cargo spells it (not normalized).
+    pub name: String,
+    /// Exact version.
+    pub version: String,
+    /// The Cargo.lock's `source` for it (`sparse+URL` or `registry+URL`), which the vendored
+    /// build's source replacement names.
+    pub source: String,
+    /// Where fetch downloads it from (https, or http on loopback), without credentials.
+    pub url: String,
+    /// Size in bytes, never zero.
+    pub size: u64,
+    /// Lowercase hex sha256, 64 digits: the Cargo.lock's `checksum`.
+    pub sha256: String,
+}
+
+impl Crate {
+    /// `name@version`, as packages refer to it.
+    pub fn key(&self) -> CrateKey {
+        CrateKey {
+            name: self.name.clone(),
+            version: self.version.clone(),
+        }
+    }
+
+    /// Its file name in the wheelhouse's `crates/` directory: `{name}-{version}.crate`.
+    pub fn filename(&self) -> String {
+        format!("{}-{}.crate", self.name, self.version)
+    }
+}
+
+/// A `name@version` reference from a package to one of the lock's crates.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CrateKey {
+    /// Crate name as cargo spells it.
+    pub name: String,
+    /// Exact version.
+    pub version: String,
+}
+
+impl fmt::Display for CrateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.name, self.version)
+    }
+}
+
+impl CrateKey {
+    /// Parses `name@version`.
+    pub fn parse(text: &str) -> Option<CrateKey> {
+        let (name, version) = text.split_once('@')?;
+        (is_valid_crate_name(name) && is_valid_crate_version(version)).then(|| CrateKey {
+            name: name.to_owned(),
+            version: version.to_owned(),
+        })
+    }
+}
+
+/// A crate name cargo could publish: ASCII letters, digits, `-` and `_`, at most 64, starting
+/// with a letter or digit (so that it is safe in a file name).
+pub fn is_valid_crate_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+/// A semver version as a Cargo.lock holds one: ASCII letters, digits, `.`, `-` and `+`, at
+/// most 64, starting with a digit.
+pub fn is_valid_crate_version(version: &str) -> bool {
+    !version.is_empty()
+        && version.len() <= 64
+        && version.as_bytes()[0].is_ascii_digit()
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'))
 }
 
 /// One `[[packages]]` entry.
@@ -76,6 +164,9 @@ pub struct Package {
     pub sdist: Sdist,
     /// `[packages.tool.offline-build].build-requires`: the complete pinned build environment.
     pub build_requires: Vec<Pin>,
+    /// `[packages.tool.offline-build].crates`: the Rust crates its build vendors, each one of
+    /// the lock's [`LockTool::crates`].
+    pub crates: Vec<CrateKey>,
     /// Keys of this package we do not interpret (e.g. `index`, `[packages.tool.uv]`), kept so
     /// that rewriting a lock does not drop them.
     pub foreign: Foreign,
@@ -194,6 +285,23 @@ impl Lock {
     /// Packages a plain `pip install -r pylock.toml` installs: everything not build-only.
     pub fn runtime_packages(&self) -> impl Iterator<Item = &Package> {
         self.packages.iter().filter(|package| !package.build_only)
+    }
+
+    /// The lock's entry for `key`, if it has one.
+    pub fn crate_entry(&self, key: &CrateKey) -> Option<&Crate> {
+        self.tool
+            .crates
+            .iter()
+            .find(|entry| entry.name == key.name && entry.version == key.version)
+    }
+
+    /// The crates `package`'s build vendors (those the lock has entries for; validation refuses
+    /// a lock where one is missing).
+    pub fn crates_of<'a>(&'a self, package: &'a Package) -> impl Iterator<Item = &'a Crate> {
+        package
+            .crates
+            .iter()
+            .filter_map(|key| self.crate_entry(key))
     }
 
     /// Packages needed only to build others.

@@ -7,7 +7,9 @@ use std::path::Path;
 use toml::{Table, Value};
 
 use crate::error::{LockError, Problem};
-use crate::model::{BUILD_MARKER, Dependency, Foreign, Lock, LockTool, Package, Pin, Sdist};
+use crate::model::{
+    BUILD_MARKER, Crate, CrateKey, Dependency, Foreign, Lock, LockTool, Package, Pin, Sdist,
+};
 
 /// Our key in `[tool]` tables.
 pub(crate) const TOOL_NAME: &str = "offline-build";
@@ -293,9 +295,54 @@ fn lock_tool(context: &Context<'_>, table: &mut Table) -> Result<LockTool, LockE
                 })
             })
             .collect::<Result<Vec<_>, _>>()?,
+        cargo_default_registry: context.optional_string(
+            table,
+            "cargo-default-registry",
+            &field("cargo-default-registry"),
+        )?,
+        crates: crates(context, table)?,
     };
     context.no_leftovers(table, "tool.offline-build.")?;
     Ok(tool)
+}
+
+/// `[[tool.offline-build.crates]]`, absent when no package has Rust.
+fn crates(context: &Context<'_>, table: &mut Table) -> Result<Vec<Crate>, LockError> {
+    let field = "tool.offline-build.crates";
+    let items = match table.remove("crates") {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(other) => return Err(context.wrong_type(field, "an array of tables", &other)),
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let Value::Table(mut entry) = item else {
+                return Err(context.wrong_type(field, "an array of tables", &item));
+            };
+            let field = |key: &str| format!("tool.offline-build.crates.{key}");
+            let name = context.string(&mut entry, "name", &field("name"))?;
+            let version = context.string(&mut entry, "version", &field("version"))?;
+            let source = context.string(&mut entry, "source", &field("source"))?;
+            let url = context.string(&mut entry, "url", &field("url"))?;
+            let size = context.unsigned(&mut entry, "size", &field("size"))?;
+            let mut hashes = context
+                .optional_table(&mut entry, "hashes", &field("hashes"))?
+                .ok_or_else(|| context.error(&field("hashes.sha256"), Problem::MissingSha256))?;
+            let sha256 = context
+                .optional_string(&mut hashes, "sha256", &field("hashes.sha256"))?
+                .ok_or_else(|| context.error(&field("hashes.sha256"), Problem::MissingSha256))?;
+            context.no_leftovers(&entry, "tool.offline-build.crates.")?;
+            Ok(Crate {
+                name,
+                version,
+                source,
+                url,
+                size,
+                sha256,
+            })
+        })
+        .collect()
 }
 
 fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Package, LockError> {
@@ -360,6 +407,7 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
     let sdist = sdist(&context, sdist_table)?;
 
     let mut build_requires = Vec::new();
+    let mut crates = Vec::new();
     if let Some(mut tools) = context.optional_table(&mut table, "tool", "tool")? {
         match tools.remove(TOOL_NAME) {
             None => {}
@@ -375,6 +423,16 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
                         .map(|_| split_pin(&entry))
                         .map_err(|_| context.error(field, Problem::BadPin { found: entry }))?;
                     build_requires.push(pin);
+                }
+                let field = "tool.offline-build.crates";
+                for entry in context
+                    .string_array(&mut ours, "crates", field)?
+                    .unwrap_or_default()
+                {
+                    let key = CrateKey::parse(&entry).ok_or_else(|| {
+                        context.error(field, Problem::BadCrateKey { found: entry })
+                    })?;
+                    crates.push(key);
                 }
                 context.no_leftovers(&ours, "tool.offline-build.")?;
             }
@@ -395,6 +453,7 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
         dependencies,
         sdist,
         build_requires,
+        crates,
         foreign: Foreign::from_table(table),
     })
 }

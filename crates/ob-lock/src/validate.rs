@@ -56,6 +56,7 @@ pub(crate) fn lock(lock: &Lock) -> Result<(), LockError> {
             ));
         }
     }
+    crates(lock)?;
     for package in &lock.packages {
         references(package, &versions)?;
     }
@@ -68,6 +69,98 @@ pub(crate) fn lock(lock: &Lock) -> Result<(), LockError> {
         closures(package, &by_pin, &versions)?;
     }
     build_order(lock)
+}
+
+/// The crate pins: each once, with a registry source, an https (or loopback http) URL, a size
+/// and a sha256; and every package's references among them.
+fn crates(lock: &Lock) -> Result<(), LockError> {
+    if let Some(source) = &lock.tool.cargo_default_registry
+        && source
+            .strip_prefix("registry+")
+            .is_none_or(|url| url::Url::parse(url).is_err())
+    {
+        return Err(top(
+            "tool.offline-build.cargo-default-registry",
+            Problem::BadCrateSource {
+                found: source.clone(),
+            },
+        ));
+    }
+    let mut seen = HashSet::new();
+    for entry in &lock.tool.crates {
+        let key = entry.key();
+        let field = |name: &str| format!("tool.offline-build.crates[{key}].{name}");
+        if !crate::model::is_valid_crate_name(&entry.name)
+            || !crate::model::is_valid_crate_version(&entry.version)
+        {
+            return Err(top(
+                &field("name"),
+                Problem::BadCrateKey {
+                    found: key.to_string(),
+                },
+            ));
+        }
+        if !seen.insert(key.clone()) {
+            return Err(top(
+                &field("name"),
+                Problem::DuplicateCrate {
+                    entry: key.to_string(),
+                },
+            ));
+        }
+        let registry = entry
+            .source
+            .strip_prefix("sparse+")
+            .or_else(|| entry.source.strip_prefix("registry+"));
+        if registry.is_none_or(|url| url::Url::parse(url).is_err()) {
+            return Err(top(
+                &field("source"),
+                Problem::BadCrateSource {
+                    found: entry.source.clone(),
+                },
+            ));
+        }
+        url(&entry.url).map_err(|problem| top(&field("url"), problem))?;
+        if entry.size == 0 {
+            return Err(top(&field("size"), Problem::ZeroSize));
+        }
+        if i64::try_from(entry.size).is_err() {
+            return Err(top(&field("size"), Problem::OutOfRange));
+        }
+        if !is_sha256(&entry.sha256) {
+            return Err(top(
+                &field("hashes.sha256"),
+                Problem::BadSha256 {
+                    found: entry.sha256.clone(),
+                },
+            ));
+        }
+    }
+    for package in &lock.packages {
+        let mut listed = HashSet::new();
+        for key in &package.crates {
+            let field = "tool.offline-build.crates";
+            if !seen.contains(key) {
+                return Err(in_package(
+                    package,
+                    field,
+                    Problem::CrateNotLocked {
+                        entry: key.to_string(),
+                    },
+                ));
+            }
+            if !listed.insert(key) {
+                return Err(in_package(
+                    package,
+                    field,
+                    Problem::DuplicateEntry {
+                        entry: key.to_string(),
+                    },
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The entry a dependency refers to: at its version, or the name's only entry. References were

@@ -7,7 +7,7 @@ use std::path::Path;
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value, value};
 
 use crate::error::LockError;
-use crate::model::{BUILD_GROUP, BUILD_MARKER, Foreign, LOCK_VERSION, Lock, Package};
+use crate::model::{BUILD_GROUP, BUILD_MARKER, Crate, Foreign, LOCK_VERSION, Lock, Package};
 use crate::read::TOOL_NAME;
 
 /// First lines of every lock we write.
@@ -67,6 +67,27 @@ pub(crate) fn render(lock: &Lock) -> String {
     ours["build-order"] = value(string_array(
         tool.build_order.iter().map(ToString::to_string).collect(),
     ));
+    if let Some(source) = &tool.cargo_default_registry {
+        ours["cargo-default-registry"] = value(source.as_str());
+    }
+    if !tool.crates.is_empty() {
+        let mut crates: Vec<&Crate> = tool.crates.iter().collect();
+        crates.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+        let mut tables = ArrayOfTables::new();
+        for entry in crates {
+            let mut table = Table::new();
+            table["name"] = value(entry.name.as_str());
+            table["version"] = value(entry.version.as_str());
+            table["source"] = value(entry.source.as_str());
+            table["url"] = value(entry.url.as_str());
+            table["size"] = value(i64::try_from(entry.size).unwrap_or(i64::MAX));
+            let mut hashes = InlineTable::new();
+            hashes.insert("sha256", entry.sha256.as_str().into());
+            table["hashes"] = value(hashes);
+            tables.push(table);
+        }
+        ours.insert("crates", Item::ArrayOfTables(tables));
+    }
     let mut tools = Table::new();
     tools.set_implicit(true);
     tools.insert(TOOL_NAME, Item::Table(ours));
@@ -128,6 +149,12 @@ fn package_table(package: &Package) -> Table {
     pins.sort();
     let mut ours = Table::new();
     ours["build-requires"] = value(string_array(pins));
+    if !package.crates.is_empty() {
+        let mut keys = package.crates.clone();
+        keys.sort();
+        keys.dedup();
+        ours["crates"] = value(string_array(keys.iter().map(ToString::to_string).collect()));
+    }
     let mut tools = Table::new();
     tools.set_implicit(true);
     tools.insert(TOOL_NAME, Item::Table(ours));

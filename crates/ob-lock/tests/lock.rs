@@ -19,6 +19,46 @@ fn round_trip_is_byte_identical() {
     assert_eq!(back.to_toml_string(), text);
 }
 
+/// Crates are pinned once at the top and named by the packages that vendor them; the tables
+/// read back as written, sorted whatever order they were given in.
+#[test]
+fn crates_round_trip_sorted_and_are_found_by_package() {
+    let crate_entry = |name: &str| ob_lock::Crate {
+        name: name.to_owned(),
+        version: "1.0.0".to_owned(),
+        source: "sparse+http://127.0.0.1:8000/index/".to_owned(),
+        url: format!("http://127.0.0.1:8000/api/v1/crates/{name}/1.0.0/download"),
+        size: 99,
+        sha256: common::digest(name),
+    };
+    let mut lock = sample_lock();
+    lock.tool.crates = vec![crate_entry("zeta"), crate_entry("alpha")];
+    let idna = lock.packages.iter().position(|p| p.name == "idna").unwrap();
+    lock.packages[idna].crates = vec![
+        ob_lock::CrateKey::parse("zeta@1.0.0").unwrap(),
+        ob_lock::CrateKey::parse("alpha@1.0.0").unwrap(),
+    ];
+    lock.validate().unwrap();
+    let text = lock.to_toml_string();
+    assert!(
+        text.find("name = \"alpha\"").unwrap() < text.find("name = \"zeta\"").unwrap(),
+        "{text}"
+    );
+    let back = Lock::from_toml_str(&text, Path::new("pylock.toml")).unwrap();
+    assert_eq!(back.to_toml_string(), text);
+    let names: Vec<&str> = back
+        .crates_of(back.package("idna").unwrap())
+        .map(|entry| entry.name.as_str())
+        .collect();
+    assert_eq!(names, ["alpha", "zeta"]);
+    assert_eq!(back.crates_of(back.package("requests").unwrap()).count(), 0);
+    assert_eq!(
+        back.tool.crates[0].filename(),
+        "alpha-1.0.0.crate",
+        "the wheelhouse name"
+    );
+}
+
 #[test]
 fn shuffled_input_gives_identical_output() {
     let lock = sample_lock();

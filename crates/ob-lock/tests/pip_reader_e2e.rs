@@ -133,6 +133,7 @@ fn locked(
             sha256: hex::encode(Sha256::digest(&bytes)),
         },
         build_requires: build_requires.to_vec(),
+        crates: Vec::new(),
         foreign: Default::default(),
     }
 }
@@ -189,9 +190,23 @@ fn write_lock(directory: &Path) -> PathBuf {
             source_date_epoch: 315532800,
             requirements: vec!["demo-app".to_owned()],
             build_order: Vec::new(),
+            cargo_default_registry: None,
+            // A Rust crate that demo-helper's build vendors: pip must pass over our tables.
+            crates: vec![ob_lock::Crate {
+                name: "obadd".to_owned(),
+                version: "0.1.0".to_owned(),
+                source: "sparse+http://127.0.0.1:1/index/".to_owned(),
+                url: "http://127.0.0.1:1/api/v1/crates/obadd/0.1.0/download".to_owned(),
+                size: 1234,
+                sha256: common::digest("obadd"),
+            }],
         },
         foreign: Default::default(),
     };
+    lock.packages[1].crates = vec![ob_lock::CrateKey {
+        name: "obadd".to_owned(),
+        version: "0.1.0".to_owned(),
+    }];
     lock.tool.build_order = lock.canonical_build_order().unwrap();
     let path = directory.join("pylock.toml");
     lock.write(&path).unwrap();

@@ -24,6 +24,8 @@ struct Inner {
     facts: HashMap<String, Arc<SdistFacts>>,
     /// By sdist file name: what a build or hook of it said, replacing its PKG-INFO.
     corrected: HashMap<String, CoreMetadata>,
+    /// By sdist file name: the verified crates its steps vendor.
+    crates: HashMap<String, Vec<ob_build::CrateInput>>,
 }
 
 impl MetadataBook {
@@ -44,6 +46,20 @@ impl MetadataBook {
             .entry(filename.to_owned())
             .or_insert(facts)
             .clone())
+    }
+
+    /// Records the verified crates that the steps of `filename` vendor.
+    pub fn set_crates(&self, filename: &str, crates: Vec<ob_build::CrateInput>) {
+        self.inner().crates.insert(filename.to_owned(), crates);
+    }
+
+    /// The verified crates that the steps of `filename` vendor (none for most sdists).
+    pub fn crates(&self, filename: &str) -> Vec<ob_build::CrateInput> {
+        self.inner()
+            .crates
+            .get(filename)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// What pip is told about `filename` now: the correction if any, else its PKG-INFO, else
@@ -148,6 +164,7 @@ mod tests {
                     "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: idna>=3\n",
                 )),
                 build_requires: Vec::new(),
+                crates: Vec::new(),
             }),
         );
         assert!(!book.trusted("demo-1.0.tar.gz"), "2.1 promises nothing");

@@ -547,6 +547,7 @@ impl Engine {
                 path: path.clone(),
                 filename: served.filename.clone(),
                 sha256: served.sha256.clone(),
+                crates: self.book.crates(&served.filename),
             },
             environment: wheels,
         });

@@ -89,6 +89,17 @@ pub enum ResolveError {
         /// The packages in the cycle, the first repeated at the end.
         cycle: Vec<String>,
     },
+    /// An sdist was refused before anything of it ran: what it says about itself (its
+    /// metadata, its Cargo.lock) breaks a rule of offline-build.
+    #[error(
+        "`{package}`: {message}\n\nhint: nothing of it ran; offline-build builds only from sources it can pin by sha256. Pick another version (or a constraint that avoids this package), or ask its project to publish an sdist that pins everything (a Cargo.lock with registry crates only)"
+    )]
+    Refused {
+        /// The package.
+        package: String,
+        /// What it says, and which rule that breaks.
+        message: String,
+    },
     /// A build hook or a verification build failed.
     #[error("`{package}`: {message}\n{}{tail}\n\nfull log: {}\n\nhint: read the log; an undeclared build requirement or a missing system library are the usual causes", needed_because(via), log.display())]
     BuildFailed {
@@ -179,6 +190,7 @@ impl ResolveError {
                 | ResolveError::NeedsNetwork { .. }
                 | ResolveError::Cycle { .. }
                 | ResolveError::BuildFailed { .. }
+                | ResolveError::Refused { .. }
                 | ResolveError::Conflict { .. }
                 | ResolveError::HashMismatch { .. }
                 | ResolveError::Proxy { .. }

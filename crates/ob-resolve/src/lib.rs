@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 mod book;
+mod crates;
 mod engine;
 mod error;
 pub mod input;

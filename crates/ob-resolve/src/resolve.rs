@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ResolveError;
 use crate::book::MetadataBook;
+use crate::crates::{CrateStore, PinnedCrate};
 use crate::engine::{Action, Engine, Event, Locked, lock_dependencies};
 use crate::input::Requirements;
 use crate::session::Session;
@@ -225,6 +226,8 @@ pub async fn resolve(
         .cache_dir
         .clone()
         .unwrap_or_else(|| work.path().join("sdists"));
+    let crates = CrateStore::new(store.join("crates"))
+        .map_err(|message| ResolveError::Driver { message, log: None })?;
 
     let book = Arc::new(MetadataBook::default());
     let client = IndexClient::new(options.index.clone())?;
@@ -272,6 +275,7 @@ pub async fn resolve(
     );
     let context = Context {
         book,
+        crates: &crates,
         proxy: &proxy,
         builder: &builder,
         session: &session,
@@ -290,7 +294,7 @@ pub async fn resolve(
         }
     };
     let locked = engine.finish()?;
-    let lock = make_lock(options, &image, &locked)?;
+    let lock = make_lock(options, &image, &locked, &crates)?;
     let runtime = lock.runtime_packages().count();
     Ok(ResolveOutcome {
         runtime,
@@ -306,6 +310,8 @@ pub async fn resolve(
 struct Context<'a> {
     /// The sdists' facts, read once for the proxy and the engine both.
     book: Arc<MetadataBook>,
+    /// The Rust crates their Cargo.lock files pin.
+    crates: &'a CrateStore,
     proxy: &'a IndexProxy,
     builder: &'a Builder,
     session: &'a Session,
@@ -403,7 +409,24 @@ fn start<'a>(
                         .await
                         .map_err(|join| join.to_string())
                         .and_then(|facts| facts);
-                    facts.map(|facts| (path, served, facts))
+                    match facts {
+                        Ok(facts) if !facts.crates.is_empty() => {
+                            match context.crates.pin(&served.filename, &facts.crates).await {
+                                Ok(()) => {
+                                    let inputs = context
+                                        .crates
+                                        .pinned(&served.filename)
+                                        .iter()
+                                        .map(PinnedCrate::input)
+                                        .collect();
+                                    context.book.set_crates(&served.filename, inputs);
+                                    Ok((path, served, facts))
+                                }
+                                Err(problem) => Err(problem),
+                            }
+                        }
+                        other => other.map(|facts| (path, served, facts)),
+                    }
                 }
             };
             Ok(Event::Inspected { node, result })
@@ -488,12 +511,9 @@ fn explain(
             .nth(1)
             .unwrap_or_default()
             .to_owned();
-        return ResolveError::BuildFailed {
+        return ResolveError::Refused {
             package,
-            via: Box::from(""),
             message: refusal.reason.clone(),
-            tail: String::new(),
-            log: work.join("session/logs"),
         };
     }
     let host = |log: PathBuf| match log.strip_prefix("/out") {
@@ -549,7 +569,12 @@ fn make_lock(
     options: &ResolveOptions,
     image: &image::ImageInfo,
     locked: &[Locked],
+    crates: &CrateStore,
 ) -> Result<Lock, ResolveError> {
+    // One entry per crate across the lock; the store made sure that one name and version is
+    // never pinned with two checksums.
+    let mut crate_entries: std::collections::BTreeMap<(String, String), ob_lock::Crate> =
+        std::collections::BTreeMap::new();
     let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for entry in locked {
         *counts.entry(entry.pin.name.as_str()).or_default() += 1;
@@ -604,6 +629,17 @@ fn make_lock(
                     version: pin.version.clone(),
                 })
                 .collect(),
+            crates: crates
+                .pinned(&file.filename)
+                .into_iter()
+                .map(|pinned| {
+                    let key = pinned.entry.key();
+                    crate_entries
+                        .entry((key.name.clone(), key.version.clone()))
+                        .or_insert(pinned.entry);
+                    key
+                })
+                .collect(),
             ..Package::default()
         });
     }
@@ -626,6 +662,8 @@ fn make_lock(
             source_date_epoch: SOURCE_DATE_EPOCH,
             requirements: options.requirements.requirements.clone(),
             build_order: Vec::new(),
+            cargo_default_registry: crates.default_registry_in_use(),
+            crates: crate_entries.into_values().collect(),
         },
         ..Lock::default()
     };

@@ -18,6 +18,27 @@ const MAX_FILE_BYTES: u64 = 4 << 20;
 /// PKG-INFO, and a bound on what a bomb can cost.
 const MAX_SCANNED_BYTES: u64 = 4 << 30;
 
+/// Most Cargo.lock files read from one sdist.
+const MAX_CARGO_LOCKS: usize = 32;
+/// Most bytes of one Cargo.lock (the parser refuses more).
+const MAX_CARGO_LOCK_BYTES: u64 = 16 << 20;
+/// Directories whose Cargo.lock files belong to tests, examples or documentation, not to the
+/// build: their crates are not pinned.
+const ASIDE: &[&str] = &[
+    "test",
+    "tests",
+    "testing",
+    "test-crates",
+    "doc",
+    "docs",
+    "example",
+    "examples",
+    "bench",
+    "benches",
+    "benchmarks",
+    "fuzz",
+];
+
 /// What an sdist says about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SdistFacts {
@@ -25,11 +46,23 @@ pub struct SdistFacts {
     pub pkg_info: Option<CoreMetadata>,
     /// `[build-system].requires`, or [`DEFAULT_REQUIRES`] when absent.
     pub build_requires: Vec<String>,
+    /// Every registry crate its Cargo.lock files pin (outside test and example directories),
+    /// deduplicated and sorted.
+    pub crates: Vec<ob_cargo::lockfile::LockedCrate>,
+}
+
+/// The Rust parts found in an sdist's member list, before its Cargo.lock files are parsed.
+#[derive(Debug, Default)]
+struct RustParts {
+    /// `(member path, text)` of each Cargo.lock that counts.
+    cargo_locks: Vec<(String, Vec<u8>)>,
+    /// A `Cargo.toml` that counts (outside test and example directories).
+    cargo_toml: Option<String>,
 }
 
 /// Reads the facts of the sdist at `path` (`.tar.gz` or `.zip`, by `filename`).
 pub fn read(path: &Path, filename: &str) -> Result<SdistFacts, String> {
-    let (pkg_info, pyproject) = if filename.ends_with(".zip") {
+    let ((pkg_info, pyproject), rust) = if filename.ends_with(".zip") {
         read_zip(path)?
     } else {
         read_tar(path)?
@@ -70,10 +103,89 @@ pub fn read(path: &Path, filename: &str) -> Result<SdistFacts, String> {
             crate::requirement::shown(text)
         ));
     }
+    let uses_rust = build_requires.iter().any(|requirement| {
+        let name = crate::input::requirement_name(requirement);
+        name == "maturin" || name == "setuptools-rust"
+    });
+    let crates = pinned_crates(rust, uses_rust)?;
     Ok(SdistFacts {
         pkg_info: pkg_info.map(|text| CoreMetadata::parse(&String::from_utf8_lossy(&text))),
         build_requires,
+        crates,
     })
+}
+
+/// The crates of every Cargo.lock that counts. An sdist that builds Rust (a Rust backend, or a
+/// Cargo.toml) but ships no Cargo.lock is refused: its crates could not be pinned, and cargo
+/// would want the network to choose them.
+fn pinned_crates(
+    rust: RustParts,
+    uses_rust: bool,
+) -> Result<Vec<ob_cargo::lockfile::LockedCrate>, String> {
+    if rust.cargo_locks.is_empty() {
+        if let Some(manifest) = rust.cargo_toml {
+            return Err(format!(
+                "it builds Rust (`{manifest}`) but ships no Cargo.lock, so its crates cannot be pinned"
+            ));
+        }
+        if uses_rust {
+            return Err(
+                "its build backend compiles Rust, but it ships no Cargo.lock, so its crates cannot be pinned"
+                    .to_owned(),
+            );
+        }
+        return Ok(Vec::new());
+    }
+    let mut crates = Vec::new();
+    for (member, text) in rust.cargo_locks {
+        let text = String::from_utf8(text).map_err(|_| format!("`{member}` is not UTF-8"))?;
+        let parsed = ob_cargo::lockfile::parse_cargo_lock(&text)
+            .map_err(|err| format!("`{member}`: {err}"))?;
+        crates.extend(parsed);
+    }
+    crates.sort_by(|a, b| (&a.name, &a.version, &a.source).cmp(&(&b.name, &b.version, &b.source)));
+    crates.dedup();
+    for pair in crates.windows(2) {
+        if pair[0].name == pair[1].name && pair[0].version == pair[1].version {
+            return Err(format!(
+                "its Cargo.lock files pin the crate `{}` {} twice, from `{}` and from `{}`",
+                pair[0].name, pair[0].version, pair[0].source, pair[1].source
+            ));
+        }
+    }
+    Ok(crates)
+}
+
+/// Whether `path` (a member path) is a Cargo.lock or Cargo.toml that counts: outside test,
+/// example and documentation directories, and not cargo's own vendored copies.
+fn rust_file(path: &str) -> Option<&'static str> {
+    let path = path.trim_start_matches("./");
+    let (directories, file) = path.rsplit_once('/')?;
+    let kind = match file {
+        "Cargo.lock" => "Cargo.lock",
+        "Cargo.toml" => "Cargo.toml",
+        _ => return None,
+    };
+    // The first component is the sdist's top directory.
+    let aside = directories
+        .split('/')
+        .skip(1)
+        .any(|part| ASIDE.contains(&part.to_ascii_lowercase().as_str()) || part == "vendor");
+    (!aside).then_some(kind)
+}
+
+impl RustParts {
+    /// Notes the member `name`; returns whether its contents are wanted (a Cargo.lock).
+    fn wants(&mut self, name: &str) -> bool {
+        match rust_file(name) {
+            Some("Cargo.lock") => self.cargo_locks.len() < MAX_CARGO_LOCKS,
+            Some(_) => {
+                self.cargo_toml.get_or_insert_with(|| name.to_owned());
+                false
+            }
+            None => false,
+        }
+    }
 }
 
 fn default_requires() -> Vec<String> {
@@ -96,9 +208,10 @@ fn wanted(path: &str) -> Option<usize> {
 
 type Found = (Option<Vec<u8>>, Option<Vec<u8>>);
 
-fn read_tar(path: &Path) -> Result<Found, String> {
+fn read_tar(path: &Path) -> Result<(Found, RustParts), String> {
     let mut archive = ob_build::tarball::open_tar_gz(path, MAX_SCANNED_BYTES)?;
     let mut found: [Option<Vec<u8>>; 2] = [None, None];
+    let mut rust = RustParts::default();
     let entries = archive
         .entries()
         .map_err(|err| format!("not a tar.gz: {err}"))?;
@@ -112,6 +225,11 @@ fn read_tar(path: &Path) -> Result<Found, String> {
             .map_err(|err| err.to_string())?
             .to_string_lossy()
             .into_owned();
+        if rust.wants(&name) {
+            let bytes = read_bounded(&mut entry, MAX_CARGO_LOCK_BYTES, &name)?;
+            rust.cargo_locks.push((name, bytes));
+            continue;
+        }
         let Some(slot) = wanted(&name) else { continue };
         // The first one counts, as when an archive is extracted member by member.
         if found[slot].is_none() {
@@ -122,20 +240,37 @@ fn read_tar(path: &Path) -> Result<Found, String> {
                 .map_err(|err| format!("{name}: {err}"))?;
             found[slot] = Some(bytes);
         }
-        if found.iter().all(Option::is_some) {
-            break;
-        }
     }
     let [pkg_info, pyproject] = found;
-    Ok((pkg_info, pyproject))
+    Ok(((pkg_info, pyproject), rust))
 }
 
-fn read_zip(path: &Path) -> Result<Found, String> {
+/// The member's bytes, refused above `limit`.
+fn read_bounded(member: &mut impl Read, limit: u64, name: &str) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    member
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| format!("{name}: {err}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("`{name}` is larger than {limit} bytes"));
+    }
+    Ok(bytes)
+}
+
+fn read_zip(path: &Path) -> Result<(Found, RustParts), String> {
     let file = fs_err::File::open(path).map_err(|err| err.to_string())?;
     let mut archive = zip::ZipArchive::new(file).map_err(|err| format!("not a zip: {err}"))?;
     let mut found: [Option<Vec<u8>>; 2] = [None, None];
+    let mut rust = RustParts::default();
     for index in 0..archive.len() {
         let mut entry = archive.by_index(index).map_err(|err| err.to_string())?;
+        let name = entry.name().to_owned();
+        if entry.is_file() && rust.wants(&name) {
+            let bytes = read_bounded(&mut entry, MAX_CARGO_LOCK_BYTES, &name)?;
+            rust.cargo_locks.push((name, bytes));
+            continue;
+        }
         let Some(slot) = wanted(entry.name()) else {
             continue;
         };
@@ -149,7 +284,7 @@ fn read_zip(path: &Path) -> Result<Found, String> {
         }
     }
     let [pkg_info, pyproject] = found;
-    Ok((pkg_info, pyproject))
+    Ok(((pkg_info, pyproject), rust))
 }
 
 #[cfg(test)]

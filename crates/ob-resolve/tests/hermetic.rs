@@ -172,15 +172,14 @@ async fn a_program_a_hook_starts_finds_nothing_to_reach() {
 }
 
 /// The package and message of the `BuildFailed` that a resolve of `spec` (not verified) ends in.
-async fn build_failure(spec: &str) -> (String, String) {
+/// The package and message of a resolve refused before anything of the package ran.
+async fn refusal(spec: &str) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let index = fixture_index(dir.path());
     match resolve(&options(&index, &[spec], false), &NoReporter).await {
-        Err(ResolveError::BuildFailed {
-            package, message, ..
-        }) => (package, message),
-        Err(other) => panic!("expected BuildFailed, got {other}"),
-        Ok(_) => panic!("expected BuildFailed, the resolve of {spec} succeeded"),
+        Err(ResolveError::Refused { package, message }) => (package, message),
+        Err(other) => panic!("expected Refused, got {other}"),
+        Ok(_) => panic!("expected Refused, the resolve of {spec} succeeded"),
     }
 }
 
@@ -189,7 +188,7 @@ async fn build_failure(spec: &str) -> (String, String) {
 /// and resolve names the package.
 #[tokio::test]
 async fn a_direct_reference_in_metadata_never_reaches_pip() {
-    let (package, message) = build_failure("directref").await;
+    let (package, message) = refusal("directref").await;
     assert_eq!(package, "directref");
     assert!(message.contains("is a direct reference"), "{message}");
     assert!(message.contains("file:///proc/self/cwd/"), "{message}");
@@ -199,7 +198,7 @@ async fn a_direct_reference_in_metadata_never_reaches_pip() {
 /// into the session's requirements file. It is refused on the host, before the session.
 #[tokio::test]
 async fn an_arbitrary_equality_build_requirement_is_refused_on_the_host() {
-    let (package, message) = build_failure("polyglot").await;
+    let (package, message) = refusal("polyglot").await;
     assert_eq!(package, "polyglot");
     assert!(
         message.contains("[build-system].requires holds `x===ustar"),

@@ -1,11 +1,12 @@
 //! Test support shared by the crates' integration tests: the builder image the tests run in,
-//! sdists packed from `fixtures/`, a package index served on loopback, a connection-counting
-//! listener, tests re-run in a child process, and host Python tools pinned in a venv. Not
-//! shipped.
+//! sdists packed from `fixtures/`, a package index and a cargo registry served on loopback, a
+//! connection-counting listener, tests re-run in a child process, and host Python tools pinned
+//! in a venv. Not shipped.
 
 #![forbid(unsafe_code)]
 
 pub mod child;
+pub mod crates;
 pub mod image;
 pub mod index;
 pub mod listener;

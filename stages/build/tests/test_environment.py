@@ -42,3 +42,17 @@ def test_cflags_default_to_this_pythons():
     own = sysconfig.get_config_var("CFLAGS") or ""
     assert environment["CFLAGS"].startswith(own)
     assert environment["CFLAGS"].endswith("-ffile-prefix-map=/tmp/src/greet-1.0=/usr/src/greet-1.0")
+
+
+def test_cargo_is_offline_for_every_build_and_remaps_its_paths():
+    plain = parse(json.dumps({**protocol_job(), "cargo": None}))
+    environment = build_environment(plain, "/tmp/venv", python_cflags="-O2")
+    assert environment["CARGO_NET_OFFLINE"] == "true"
+    assert environment["CARGO_HOME"] == "/tmp/cargo-home"
+    assert environment["CARGO_INCREMENTAL"] == "0"
+    assert "--remap-path-prefix=/tmp/src/greet-1.0=/usr/src/greet-1.0" in environment["RUSTFLAGS"]
+    assert "/in/cargo" not in environment["RUSTFLAGS"]
+
+    vendored = parse(json.dumps({**protocol_job(), "cargo": "/in/cargo"}))
+    flags = build_environment(vendored, "/tmp/venv", python_cflags="-O2")["RUSTFLAGS"].split()
+    assert "--remap-path-prefix=/in/cargo/vendor=/usr/src/crates" in flags

@@ -32,7 +32,9 @@ def test_refuses_a_missing_required_field(field):
         parse(json.dumps(data))
 
 
-@pytest.mark.parametrize(("field", "default"), [("mode", "build"), ("config_settings", None)])
+@pytest.mark.parametrize(
+    ("field", "default"), [("mode", "build"), ("config_settings", None), ("cargo", None)]
+)
 def test_optional_fields_have_defaults(field, default):
     assert field in job_module.OPTIONAL
     data = protocol_job()
@@ -67,6 +69,8 @@ def test_says_which_options_were_removed(field):
         ("mode", "wheel"),
         ("config_settings", ["--quiet"]),
         ("config_settings", {"level": 3}),
+        ("cargo", "in/cargo"),
+        ("cargo", ""),
     ],
 )
 def test_refuses_a_wrong_value(field, value):

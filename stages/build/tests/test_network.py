@@ -27,13 +27,13 @@ UNIX = FakeSocket(socket.AF_UNIX)
             ("socket.connect", "('2001:db8::1', 443, 0, 0)"),
         ),
         ("socket.sendto", (INET, ("198.51.100.2", 53)), ("socket.sendto", "('198.51.100.2', 53)")),
-        ("socket.getaddrinfo", ("pypi.org", 443, 0, 0, 0), ("socket.getaddrinfo", "pypi.org")),
+        ("socket.getaddrinfo", ("index.example", 443, 0, 0, 0), ("socket.getaddrinfo", "index.example")),
         (
             "socket.getaddrinfo",
-            (b"files.pythonhosted.org", 443, 0, 0, 0),
-            ("socket.getaddrinfo", "files.pythonhosted.org"),
+            (b"files.example", 443, 0, 0, 0),
+            ("socket.getaddrinfo", "files.example"),
         ),
-        ("socket.gethostbyname", ("github.com",), ("socket.gethostbyname", "github.com")),
+        ("socket.gethostbyname", ("code.example",), ("socket.gethostbyname", "code.example")),
     ],
 )
 def test_reported(event, args, expected):

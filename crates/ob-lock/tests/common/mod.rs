@@ -50,6 +50,7 @@ pub fn package(
             sha256: digest(name),
         },
         build_requires: build_requires.to_vec(),
+        crates: Vec::new(),
         foreign: Default::default(),
     }
 }
@@ -87,6 +88,8 @@ pub fn sample_lock() -> Lock {
                 pin("setuptools", "80.9.0"),
                 pin("requests", "2.32.5"),
             ],
+            cargo_default_registry: None,
+            crates: Vec::new(),
         },
         foreign: Default::default(),
     }
