@@ -18,6 +18,9 @@ use tokio::sync::OnceCell;
 /// Most bytes of one `.crate`: far above any published crate (registries cap uploads at a few
 /// MiB by default), and a bound on what a lying registry can make us write.
 const MAX_CRATE_BYTES: u64 = 256 << 20;
+/// Crates downloaded at once for one sdist (fetch's default for the same reason: downloads wait
+/// on the network, not on the cores).
+const PARALLEL_DOWNLOADS: usize = 8;
 
 /// One crate, downloaded and verified.
 #[derive(Debug, Clone)]
@@ -81,11 +84,15 @@ impl CrateStore {
     /// Downloads and verifies every crate of `crates` (what the sdist `filename` pins) and
     /// records them for its steps and its lock entry. The message of an `Err` names the crate.
     pub async fn pin(&self, filename: &str, crates: &[LockedCrate]) -> Result<(), String> {
-        let mut pinned = Vec::with_capacity(crates.len());
-        // One at a time per sdist: registries are usually one host, and a failure stops early.
-        for locked in crates {
-            pinned.push(self.download(locked).await?);
-        }
+        // A real Cargo.lock pins a hundred crates or more: several downloads at once, as fetch
+        // does; the first failure is reported (the others were not needed any more).
+        let downloads: Vec<_> = crates.iter().map(|locked| self.download(locked)).collect();
+        let pinned: Vec<PinnedCrate> = futures_util::stream::iter(downloads)
+            .buffered(PARALLEL_DOWNLOADS)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
         self.by_sdist
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
+
+use crate::http::{LoopbackServer, respond};
 
 /// Packs the files under `dir` (leaving out `target/`) into a `.crate`: a gzip'd tar whose
 /// members are `{name}-{version}/…`, sorted, with mtime 0, owner 0:0, and mode 0755 for files
@@ -146,7 +147,8 @@ struct ServedCrate {
 }
 
 struct Shared {
-    address: SocketAddr,
+    /// The server's address, for `config.json`'s `dl`.
+    address: std::sync::OnceLock<SocketAddr>,
     crates: Mutex<Vec<ServedCrate>>,
     requests: Mutex<Vec<String>>,
 }
@@ -156,21 +158,14 @@ struct Shared {
 /// anything else. Stops when dropped.
 pub struct CrateRegistry {
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: LoopbackServer,
 }
 
 impl CrateRegistry {
     /// Serves `crates`, each (name, version, `.crate` bytes), at a free port.
     pub fn start(crates: Vec<(String, String, Vec<u8>)>) -> CrateRegistry {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap_or_else(|err| panic!("cannot listen on loopback: {err}"));
-        listener
-            .set_nonblocking(true)
-            .unwrap_or_else(|err| panic!("{err}"));
-        let address = listener.local_addr().unwrap_or_else(|err| panic!("{err}"));
         let shared = Arc::new(Shared {
-            address,
+            address: std::sync::OnceLock::new(),
             crates: Mutex::new(
                 crates
                     .into_iter()
@@ -183,51 +178,17 @@ impl CrateRegistry {
             ),
             requests: Mutex::new(Vec::new()),
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server_shared = shared.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap_or_else(|err| panic!("{err}"));
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener)
-                    .unwrap_or_else(|err| panic!("{err}"));
-                let accept_loop = async {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        let shared = server_shared.clone();
-                        tokio::spawn(async move {
-                            let service = hyper::service::service_fn(move |request| {
-                                let shared = shared.clone();
-                                async move {
-                                    Ok::<_, std::convert::Infallible>(answer(&shared, &request))
-                                }
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    _ = accept_loop => {}
-                    _ = stopped => {}
-                }
-            });
-        });
-        CrateRegistry {
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
+        let handler_shared = shared.clone();
+        let server =
+            LoopbackServer::start(Arc::new(move |request| answer(&handler_shared, request)));
+        // Set before any request can be answered: nobody knows the port yet.
+        let _ = shared.address.set(server.address);
+        CrateRegistry { shared, server }
     }
 
     /// The index URL: `http://127.0.0.1:<port>/index/`.
     pub fn index_url(&self) -> String {
-        format!("http://{}/index/", self.shared.address)
+        format!("http://{}/index/", self.server.address)
     }
 
     /// The index as cargo names the source, in `Cargo.lock` and in `[source.*] registry`:
@@ -240,7 +201,7 @@ impl CrateRegistry {
     pub fn download_url(&self, name: &str, version: &str) -> String {
         format!(
             "http://{}/api/v1/crates/{name}/{version}/download",
-            self.shared.address
+            self.server.address
         )
     }
 
@@ -276,15 +237,14 @@ impl CrateRegistry {
     }
 }
 
-impl Drop for CrateRegistry {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// The registry's own address (set right after the server started, before it was known to
+/// anyone who could ask).
+fn address(shared: &Shared) -> String {
+    shared
+        .address
+        .get()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }
 
 /// A test that panicked while holding a lock leaves data that is still whole.
@@ -292,18 +252,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn respond(
-    status: StatusCode,
-    content_type: &str,
-    body: impl Into<Bytes>,
-) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .body(Full::new(body.into()))
-        .unwrap_or_else(|err| panic!("{err}"))
 }
 
 fn not_found() -> Response<Full<Bytes>> {
@@ -320,7 +268,7 @@ fn answer<B>(shared: &Shared, request: &Request<B>) -> Response<Full<Bytes>> {
     match segments.as_slice() {
         ["index", "config.json"] => {
             let body = serde_json::json!({
-                "dl": format!("http://{}/api/v1/crates", shared.address),
+                "dl": format!("http://{}/api/v1/crates", address(shared)),
             });
             respond(StatusCode::OK, "application/json", body.to_string())
         }

@@ -3,15 +3,15 @@
 //! `offline-build` binary can all use it; it records every request, and can be told to lie.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
+
+use crate::http::{LoopbackServer, respond};
 
 /// Upload time given to fixture files unless a test says otherwise.
 pub const DEFAULT_UPLOAD_TIME: &str = "2024-01-01T00:00:00Z";
@@ -77,10 +77,8 @@ struct Shared {
 
 /// A running test index; stops when dropped.
 pub struct TestIndex {
-    address: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: LoopbackServer,
 }
 
 fn normalize(name: &str) -> String {
@@ -113,58 +111,15 @@ impl TestIndex {
             misbehaviour,
             requests: Mutex::new(Vec::new()),
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap_or_else(|err| panic!("cannot listen on loopback: {err}"));
-        listener
-            .set_nonblocking(true)
-            .unwrap_or_else(|err| panic!("{err}"));
-        let address = listener.local_addr().unwrap_or_else(|err| panic!("{err}"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server_shared = shared.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap_or_else(|err| panic!("{err}"));
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener)
-                    .unwrap_or_else(|err| panic!("{err}"));
-                let accept_loop = async {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        let shared = server_shared.clone();
-                        tokio::spawn(async move {
-                            let service = hyper::service::service_fn(move |request| {
-                                let shared = shared.clone();
-                                async move {
-                                    Ok::<_, std::convert::Infallible>(answer(&shared, &request))
-                                }
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    _ = accept_loop => {}
-                    _ = stopped => {}
-                }
-            });
-        });
-        TestIndex {
-            address,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
+        let handler_shared = shared.clone();
+        let server =
+            LoopbackServer::start(Arc::new(move |request| answer(&handler_shared, request)));
+        TestIndex { shared, server }
     }
 
     /// The Simple API base URL: `http://127.0.0.1:<port>/simple/`.
     pub fn url(&self) -> String {
-        format!("http://{}/simple/", self.address)
+        format!("http://{}/simple/", self.server.address)
     }
 
     /// Every request path so far, in order.
@@ -175,29 +130,6 @@ impl TestIndex {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
     }
-}
-
-impl Drop for TestIndex {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn respond(
-    status: StatusCode,
-    content_type: &str,
-    body: impl Into<Bytes>,
-) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .body(Full::new(body.into()))
-        .unwrap_or_else(|err| panic!("{err}"))
 }
 
 fn answer<B>(shared: &Shared, request: &Request<B>) -> Response<Full<Bytes>> {

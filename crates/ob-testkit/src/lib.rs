@@ -7,6 +7,7 @@
 
 pub mod child;
 pub mod crates;
+mod http;
 pub mod image;
 pub mod index;
 pub mod listener;
