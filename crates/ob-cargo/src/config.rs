@@ -3,10 +3,11 @@
 //! Only the user's `$CARGO_HOME` file and `CARGO_REGISTRIES_<NAME>_INDEX` count: there is no
 //! project on the host, so no project-local `.cargo/config.toml` is read.
 //!
-//! Cargo's built-in `crates-io` source is recognised (by the digest of its URL, so that no
-//! registry host is spelt here), and `[source.crates-io] replace-with` applies to it as in
-//! cargo. Not known yet: the sparse index cargo reads it through when it is not replaced, so an
-//! unreplaced `registry+` source, that one included, is refused with [`CargoError::GitIndex`].
+//! Cargo's built-in `crates-io` source is recognised (as cargo itself names it, asked of cargo,
+//! so that no registry host is spelt here), and `[source.crates-io] replace-with` applies to it
+//! as in cargo. When nothing replaces it, it is read through the sparse index cargo itself reads
+//! it through, asked of cargo too ([`crate::probe::default_index`]). Any other unreplaced
+//! git-protocol `registry+` source is refused with [`CargoError::GitIndex`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,9 @@ pub struct CargoConfig {
     /// The Cargo.lock source of cargo's built-in default registry (`registry+URL`), which
     /// `[source.crates-io]` replaces; asked of cargo ([`crate::probe`]), never written here.
     default_registry: Option<String>,
+    /// The sparse index cargo reads its built-in default registry through when nothing
+    /// replaces it, or why that is not known; asked of cargo ([`crate::probe::default_index`]).
+    default_index: Option<Result<url::Url, String>>,
 }
 
 /// A string value and the file or variable that set it, for error messages.
@@ -129,7 +133,29 @@ impl CargoConfig {
         let config = CargoConfig::from_parts(&files, &env)?;
         // Without a cargo on this host, `[source.crates-io]` applies to nothing: a Cargo.lock
         // source of the default registry is then refused by `index_for`, naming it.
-        Ok(config.with_default_registry(crate::probe::default_registry_source().ok()))
+        let mut config = config.with_default_registry(crate::probe::default_registry_source().ok());
+        if config.default_registry.is_some() && !config.replaces_default_registry() {
+            let file = files
+                .last()
+                .map(|(path, text)| (path.as_path(), text.as_str()));
+            let index = crate::probe::default_index(file).map_err(|err| err.to_string());
+            config = config.with_default_index(index);
+        }
+        Ok(config)
+    }
+
+    /// The same configuration, knowing the sparse index cargo reads its built-in default
+    /// registry through when nothing replaces it (or why that is not known).
+    pub fn with_default_index(mut self, index: Result<url::Url, String>) -> CargoConfig {
+        self.default_index = Some(index);
+        self
+    }
+
+    /// Whether `[source.crates-io] replace-with` sends the built-in default registry elsewhere.
+    fn replaces_default_registry(&self) -> bool {
+        self.sources
+            .get(CRATES_IO)
+            .is_some_and(|table| table.replace_with.is_some())
     }
 
     /// The same configuration, knowing `source` (`registry+URL`, as cargo writes it in a
@@ -421,6 +447,27 @@ impl CargoConfig {
         let text = match &terminal {
             RegistryKey::Sparse(url) => url,
             RegistryKey::Git(url) => {
+                let default = self
+                    .default_registry
+                    .as_deref()
+                    .and_then(|default| default.strip_prefix("registry+"));
+                if default.is_some_and(|default| same_git_registry(url, default)) {
+                    match &self.default_index {
+                        Some(Ok(index)) => {
+                            return Ok(RegistryIndex {
+                                url: index.clone(),
+                                name: Some(CRATES_IO.to_owned()),
+                            });
+                        }
+                        Some(Err(why)) => {
+                            return Err(CargoError::DefaultIndex {
+                                lock_source: lock_source.to_owned(),
+                                why: why.clone(),
+                            });
+                        }
+                        None => {}
+                    }
+                }
                 return Err(CargoError::GitIndex {
                     lock_source: lock_source.to_owned(),
                     index: url.clone(),
@@ -558,6 +605,46 @@ index = "sparse+https://old.example/index/"
             .index_for("sparse+http://127.0.0.1:9/index/")
             .unwrap();
         assert_eq!(index.name.as_deref(), Some("local"));
+    }
+
+    /// Not replaced, the default registry is read through the index cargo named; when cargo
+    /// could not name one, the refusal says why. A replacement wins over the probed index.
+    #[test]
+    fn the_unreplaced_default_registry_is_read_through_cargos_index() {
+        let default = crate::registry::default_registry_source_for_tests();
+        let probed = url::Url::parse("https://index.example/").unwrap();
+        let index = config("")
+            .with_default_registry(Some(default.clone()))
+            .with_default_index(Ok(probed.clone()))
+            .index_for(&default)
+            .unwrap();
+        assert_eq!(index.url, probed);
+        assert_eq!(index.name.as_deref(), Some("crates-io"));
+
+        let err = config("")
+            .with_default_registry(Some(default.clone()))
+            .with_default_index(Err("no cargo".to_owned()))
+            .index_for(&default)
+            .unwrap_err();
+        assert!(matches!(err, CargoError::DefaultIndex { .. }), "{err}");
+        assert!(err.to_string().contains("no cargo"), "{err}");
+
+        // Another git registry is not read through the default's index.
+        let err = config("")
+            .with_default_registry(Some(default.clone()))
+            .with_default_index(Ok(probed.clone()))
+            .index_for("registry+https://registry.example/index")
+            .unwrap_err();
+        assert!(matches!(err, CargoError::GitIndex { .. }), "{err}");
+
+        let index = config(
+            "[source.crates-io]\nreplace-with = \"mirror\"\n\n[source.mirror]\nregistry = \"sparse+https://mirror.example/index/\"\n",
+        )
+        .with_default_registry(Some(default.clone()))
+        .with_default_index(Ok(probed))
+        .index_for(&default)
+        .unwrap();
+        assert_eq!(index.url.as_str(), "https://mirror.example/index/");
     }
 
     #[test]

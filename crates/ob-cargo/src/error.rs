@@ -205,6 +205,15 @@ pub enum CargoError {
         /// The git index cargo would read (the source's own URL unless it is replaced).
         index: String,
     },
+    /// Cargo's built-in default registry is not replaced, and cargo could not say which
+    /// sparse index it reads it through.
+    #[error("`{lock_source}` is cargo's default registry, whose index cargo could not name: {why}")]
+    DefaultIndex {
+        /// The Cargo.lock source.
+        lock_source: String,
+        /// What the probe said.
+        why: String,
+    },
     /// A URL that does not parse.
     #[error("{what} {url:?} is not a valid URL")]
     InvalidUrl {
@@ -308,10 +317,12 @@ impl CargoError {
                 "depend on a released version of `{crate_name}` from a registry, or build this \
                  package some other way"
             ),
-            CargoError::GitIndex { .. } => "add a sparse source replacement to cargo's \
+            CargoError::GitIndex { .. } | CargoError::DefaultIndex { .. } => {
+                "add a sparse source replacement to cargo's \
                  configuration ($CARGO_HOME/config.toml), e.g. `[source.NAME] replace-with = \
                  \"mirror\"` with `[registries.mirror] index = \"sparse+https://...\"`"
-                .to_owned(),
+                    .to_owned()
+            }
             CargoError::MissingChecksum { .. } => {
                 "regenerate Cargo.lock with a current cargo, which records checksums".to_owned()
             }
