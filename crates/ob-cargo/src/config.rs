@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::CargoError;
 use crate::registry::{check_url, same_git_registry};
+use crate::token::Token;
 
 /// Cargo's name for its built-in default registry's source.
 const CRATES_IO: &str = "crates-io";
@@ -43,6 +44,12 @@ pub struct CargoConfig {
     /// The sparse index cargo reads its built-in default registry through when nothing
     /// replaces it, or why that is not known; asked of cargo ([`crate::probe::default_index`]).
     default_index: Option<Result<url::Url, String>>,
+    /// Tokens from configuration and credentials files, by cargo name (`crates-io` for
+    /// `[registry] token`); later files win.
+    tokens: BTreeMap<String, Token>,
+    /// Tokens from `CARGO_REGISTRIES_<NAME>_TOKEN` (by `<NAME>`) and `CARGO_REGISTRY_TOKEN`
+    /// (as `CRATES_IO`), which win over files, as in cargo.
+    env_tokens: BTreeMap<String, Token>,
 }
 
 /// A string value and the file or variable that set it, for error messages.
@@ -105,6 +112,14 @@ impl CargoConfig {
     /// Like cargo, the legacy name `config` wins when both files exist. No file at all is an
     /// empty configuration.
     pub fn from_host() -> Result<CargoConfig, CargoError> {
+        let (config, file) = CargoConfig::from_host_files()?;
+        Ok(config.with_host_probes(file.as_ref()))
+    }
+
+    /// [`CargoConfig::from_host`] without asking cargo anything: the files and the environment
+    /// only (cheap, offline), with the configuration file that was read, for
+    /// [`CargoConfig::with_host_probes`].
+    pub fn from_host_files() -> Result<(CargoConfig, Option<(PathBuf, String)>), CargoError> {
         let env: BTreeMap<String, String> = std::env::vars_os()
             .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
             .collect();
@@ -117,7 +132,7 @@ impl CargoConfig {
                     .map(|home| Path::new(&home).join(".cargo"))
             });
         let mut files = Vec::new();
-        if let Some(cargo_home) = cargo_home {
+        if let Some(cargo_home) = &cargo_home {
             for name in ["config", "config.toml"] {
                 let path = cargo_home.join(name);
                 match fs_err::read_to_string(&path) {
@@ -130,18 +145,38 @@ impl CargoConfig {
                 }
             }
         }
-        let config = CargoConfig::from_parts(&files, &env)?;
+        let mut config = CargoConfig::from_parts(&files, &env)?;
+        if let Some(cargo_home) = &cargo_home {
+            // `credentials` is the legacy name, read first like `config`.
+            for name in ["credentials", "credentials.toml"] {
+                let path = cargo_home.join(name);
+                match fs_err::read_to_string(&path) {
+                    Ok(text) => {
+                        config.add_credentials(&path, &text)?;
+                        break;
+                    }
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(cause) => return Err(CargoError::ConfigRead { cause }),
+                }
+            }
+        }
+        let file = files.pop();
+        Ok((config, file))
+    }
+
+    /// The same configuration, with what only the host's cargo can say: which source is its
+    /// built-in default registry, and (when nothing replaces it) the sparse index it reads it
+    /// through; `file` is the configuration file in force.
+    pub fn with_host_probes(mut self, file: Option<&(PathBuf, String)>) -> CargoConfig {
         // Without a cargo on this host, `[source.crates-io]` applies to nothing: a Cargo.lock
         // source of the default registry is then refused by `index_for`, naming it.
-        let mut config = config.with_default_registry(crate::probe::default_registry_source().ok());
-        if config.default_registry.is_some() && !config.replaces_default_registry() {
-            let file = files
-                .last()
-                .map(|(path, text)| (path.as_path(), text.as_str()));
+        self = self.with_default_registry(crate::probe::default_registry_source().ok());
+        if self.default_registry.is_some() && !self.replaces_default_registry() {
+            let file = file.map(|(path, text)| (path.as_path(), text.as_str()));
             let index = crate::probe::default_index(file).map_err(|err| err.to_string());
-            config = config.with_default_index(index);
+            self = self.with_default_index(index);
         }
-        Ok(config)
+        self
     }
 
     /// The same configuration, knowing the sparse index cargo reads its built-in default
@@ -195,6 +230,20 @@ impl CargoConfig {
             config.add_file(path, text)?;
         }
         for (key, value) in env {
+            if key == "CARGO_REGISTRY_TOKEN" {
+                config
+                    .env_tokens
+                    .insert("CRATES_IO".to_owned(), Token::new(value));
+                continue;
+            }
+            if let Some(name) = key
+                .strip_prefix("CARGO_REGISTRIES_")
+                .and_then(|rest| rest.strip_suffix("_TOKEN"))
+                .filter(|name| !name.is_empty())
+            {
+                config.env_tokens.insert(name.to_owned(), Token::new(value));
+                continue;
+            }
             let Some(name) = key
                 .strip_prefix("CARGO_REGISTRIES_")
                 .and_then(|rest| rest.strip_suffix("_INDEX"))
@@ -272,7 +321,61 @@ impl CargoConfig {
                 }
             }
         }
+        self.add_tokens(path, &table)
+    }
+
+    /// Adds the tokens of a credentials file (`$CARGO_HOME/credentials.toml`): the same
+    /// `[registries.NAME] token` and `[registry] token` keys as a configuration file.
+    pub fn add_credentials(&mut self, path: &Path, text: &str) -> Result<(), CargoError> {
+        let table: toml::Table =
+            toml::from_str(text).map_err(|cause| CargoError::ConfigSyntax {
+                path: path.to_owned(),
+                cause,
+            })?;
+        self.add_tokens(path, &table)
+    }
+
+    fn add_tokens(&mut self, path: &Path, table: &toml::Table) -> Result<(), CargoError> {
+        let token = |key: String, value: &toml::Value| match value.as_str() {
+            Some(text) => Ok(Token::new(text)),
+            None => Err(CargoError::ConfigValue {
+                origin: path.display().to_string(),
+                key,
+                problem: "is not a string".to_owned(),
+            }),
+        };
+        if let Some(value) = table
+            .get("registry")
+            .and_then(toml::Value::as_table)
+            .and_then(|registry| registry.get("token"))
+        {
+            let value = token("registry.token".to_owned(), value)?;
+            self.tokens.insert(CRATES_IO.to_owned(), value);
+        }
+        let registries = table.get("registries").and_then(toml::Value::as_table);
+        for (name, entry) in registries.into_iter().flatten() {
+            if let Some(value) = entry.as_table().and_then(|entry| entry.get("token")) {
+                let value = token(format!("registries.{name}.token"), value)?;
+                self.tokens.insert(name.clone(), value);
+            }
+        }
         Ok(())
+    }
+
+    /// The token cargo would send to the registry of `index`, found by the registry's cargo
+    /// name: `CARGO_REGISTRIES_<NAME>_TOKEN` (`CARGO_REGISTRY_TOKEN` for `crates-io`) first,
+    /// then the credentials and configuration files.
+    pub fn token_for(&self, index: &RegistryIndex) -> Option<&Token> {
+        let name = index.name.as_deref()?;
+        let env_name = name.to_ascii_uppercase().replace('-', "_");
+        self.env_tokens
+            .get(&env_name)
+            .or_else(|| self.tokens.get(name))
+    }
+
+    /// Whether any registry token is configured at all.
+    pub fn has_tokens(&self) -> bool {
+        !self.tokens.is_empty() || !self.env_tokens.is_empty()
     }
 
     /// The index of registry `name`: `CARGO_REGISTRIES_<NAME>_INDEX` first (the environment
@@ -605,6 +708,62 @@ index = "sparse+https://old.example/index/"
             .index_for("sparse+http://127.0.0.1:9/index/")
             .unwrap();
         assert_eq!(index.name.as_deref(), Some("local"));
+    }
+
+    /// Tokens are found by the registry's cargo name: the environment over credentials over
+    /// configuration, `[registry] token` and `CARGO_REGISTRY_TOKEN` for `crates-io`.
+    #[test]
+    fn tokens_are_found_where_cargo_finds_them() {
+        let text = "[registries.corp]\nindex = \"sparse+https://corp.example/index/\"\ntoken = \"from-config\"\n\n[registries.other]\nindex = \"sparse+https://other.example/\"\n";
+        let index = |config: &CargoConfig| {
+            config
+                .index_for("sparse+https://corp.example/index/")
+                .unwrap()
+        };
+        let mut config = config(text);
+        assert!(config.has_tokens());
+        assert_eq!(
+            config.token_for(&index(&config)),
+            Some(&Token::new("from-config"))
+        );
+        config
+            .add_credentials(
+                Path::new("home/credentials.toml"),
+                "[registries.corp]\ntoken = \"from-credentials\"\n\n[registry]\ntoken = \"io\"\n",
+            )
+            .unwrap();
+        assert_eq!(
+            config.token_for(&index(&config)),
+            Some(&Token::new("from-credentials"))
+        );
+        let other = config.index_for("sparse+https://other.example/").unwrap();
+        assert_eq!(config.token_for(&other), None);
+        let crates_io = RegistryIndex {
+            url: url::Url::parse("https://index.example/").unwrap(),
+            name: Some("crates-io".to_owned()),
+        };
+        assert_eq!(config.token_for(&crates_io), Some(&Token::new("io")));
+
+        let env = config_env(
+            text,
+            &[
+                ("CARGO_REGISTRIES_CORP_TOKEN", "from-env"),
+                ("CARGO_REGISTRY_TOKEN", "io-env"),
+            ],
+        );
+        assert_eq!(env.token_for(&index(&env)), Some(&Token::new("from-env")));
+        assert_eq!(env.token_for(&crates_io), Some(&Token::new("io-env")));
+        // A registry without a cargo name has no token.
+        let unnamed = env.index_for("sparse+https://unnamed.example/").unwrap();
+        assert_eq!(env.token_for(&unnamed), None);
+        assert!(!config_env("", &[]).has_tokens());
+        assert!(
+            CargoConfig::from_parts(
+                &[("c.toml".into(), "[registry]\ntoken = 1\n".into())],
+                &BTreeMap::new()
+            )
+            .is_err()
+        );
     }
 
     /// Not replaced, the default registry is read through the index cargo named; when cargo

@@ -214,6 +214,14 @@ pub enum CargoError {
         /// What the probe said.
         why: String,
     },
+    /// A registry wants a token and none is configured for it.
+    #[error("the registry {registry} requires a token, and none is configured for it")]
+    TokenRequired {
+        /// The index URL.
+        registry: String,
+        /// The variable that would hold it, when the registry has a cargo name.
+        variable: Option<String>,
+    },
     /// A URL that does not parse.
     #[error("{what} {url:?} is not a valid URL")]
     InvalidUrl {
@@ -323,6 +331,14 @@ impl CargoError {
                  \"mirror\"` with `[registries.mirror] index = \"sparse+https://...\"`"
                     .to_owned()
             }
+            CargoError::TokenRequired { variable, .. } => match variable {
+                Some(variable) => format!(
+                    "set {variable}, or add the token to $CARGO_HOME/credentials.toml, as for cargo"
+                ),
+                None => "give the registry a name in cargo's configuration (`[registries.NAME] \
+                         index = ...`) and its token in $CARGO_HOME/credentials.toml"
+                    .to_owned(),
+            },
             CargoError::MissingChecksum { .. } => {
                 "regenerate Cargo.lock with a current cargo, which records checksums".to_owned()
             }

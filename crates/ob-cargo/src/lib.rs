@@ -7,6 +7,7 @@
 //! - [`config`]: which sparse index cargo on this host would read each Cargo.lock source from.
 //! - [`registry`]: a sparse registry's `config.json` and the `.crate` download URL.
 //! - [`probe`]: the Cargo.lock source of cargo's built-in default registry, asked of cargo.
+//! - [`token`]: registry tokens, which are sent and never shown.
 //! - [`vendor`]: unpacking a `.crate` into a directory source, and the cargo configuration that
 //!   uses it.
 //!
@@ -17,7 +18,7 @@
 //! let crates = ob_cargo::lockfile::parse_cargo_lock(cargo_lock)?;
 //! for locked in &crates {
 //!     let index = config.index_for(&locked.source)?;
-//!     let registry = ob_cargo::registry::fetch_config(client, &index).await?;
+//!     let registry = ob_cargo::registry::fetch_config(client, &index, config.token_for(&index)).await?;
 //!     let url = ob_cargo::registry::download_url(
 //!         &registry.dl,
 //!         &locked.name,
@@ -50,6 +51,7 @@ pub mod lockfile;
 mod names;
 pub mod probe;
 pub mod registry;
+pub mod token;
 pub mod vendor;
 
 pub use error::CargoError;

@@ -192,7 +192,7 @@ mod tests {
             url: index,
             name: None,
         };
-        match crate::registry::fetch_config(&client, &index).await {
+        match crate::registry::fetch_config(&client, &index, None).await {
             Ok(config) => assert!(config.dl.starts_with("https://"), "{}", config.dl),
             Err(err @ CargoError::Http { .. }) => eprintln!("SKIPPED: unreachable: {err}"),
             Err(err) => panic!("{err}"),

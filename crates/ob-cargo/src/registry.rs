@@ -7,6 +7,7 @@ use serde::Deserialize;
 use crate::CargoError;
 use crate::config::RegistryIndex;
 use crate::names::check_crate;
+use crate::token::Token;
 
 /// Largest `config.json` read: real ones are a few hundred bytes.
 pub const MAX_CONFIG_JSON_BYTES: usize = 1 << 20;
@@ -102,11 +103,22 @@ fn config_json_url(index: &url::Url) -> String {
     format!("{shown}config.json")
 }
 
+/// The index URL for messages, without credentials.
+pub fn shown_index(index: &url::Url) -> String {
+    let mut shown = index.clone();
+    strip_userinfo(&mut shown);
+    shown.to_string()
+}
+
 /// GETs `{index}config.json` and parses it. Any status but success (a 404 included) and any
-/// answer that is not such JSON is an error naming the URL.
+/// answer that is not such JSON is an error naming the URL. As cargo does, the request goes
+/// without a token first; `token` is sent only when the registry answers 401 (a registry that
+/// wants one for everything, `auth-required`), and a 401 without a token is
+/// [`CargoError::TokenRequired`].
 pub async fn fetch_config(
     client: &reqwest::Client,
     index: &RegistryIndex,
+    token: Option<&Token>,
 ) -> Result<RegistryConfig, CargoError> {
     check_url("registry index", &index.url)?;
     let shown = config_json_url(&index.url);
@@ -122,7 +134,21 @@ pub async fn fetch_config(
         url: shown.clone(),
         cause,
     };
-    let mut response = client.get(url).send().await.map_err(http)?;
+    let mut response = client.get(url.clone()).send().await.map_err(http)?;
+    if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+        let Some(header) = token.and_then(Token::header_value) else {
+            return Err(CargoError::TokenRequired {
+                registry: shown_index(&index.url),
+                variable: index.name.as_deref().map(crate::token::token_variable),
+            });
+        };
+        response = client
+            .get(url)
+            .header(reqwest::header::AUTHORIZATION, header)
+            .send()
+            .await
+            .map_err(http)?;
+    }
     let status = response.status();
     if !status.is_success() {
         return Err(CargoError::HttpStatus {
@@ -338,7 +364,7 @@ mod tests {
         let url = serve("200 OK", r#"{"dl":"http://127.0.0.1:9/dl"}"#).await;
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let index = RegistryIndex { url, name: None };
-        let config = fetch_config(&client, &index).await.unwrap();
+        let config = fetch_config(&client, &index, None).await.unwrap();
         assert_eq!(config.dl, "http://127.0.0.1:9/dl");
     }
 
@@ -347,7 +373,7 @@ mod tests {
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let url = serve("404 Not Found", "no").await;
         let index = RegistryIndex { url, name: None };
-        let err = fetch_config(&client, &index).await.unwrap_err();
+        let err = fetch_config(&client, &index, None).await.unwrap_err();
         assert!(
             matches!(err, CargoError::HttpStatus { status: 404, .. }),
             "{err}"
@@ -356,7 +382,7 @@ mod tests {
 
         let url = serve("200 OK", "<html></html>").await;
         let index = RegistryIndex { url, name: None };
-        let err = fetch_config(&client, &index).await.unwrap_err();
+        let err = fetch_config(&client, &index, None).await.unwrap_err();
         assert!(
             matches!(err, CargoError::RegistryConfigSyntax { .. }),
             "{err}"

@@ -2,12 +2,15 @@
 //! appended to a hidden partial file; connection errors, stalls and 5xx answers are retried with
 //! exponential backoff, resuming with `Range`; only a verified file is renamed to its final name.
 
+use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_RANGE, ETAG, HeaderValue, IF_RANGE, LAST_MODIFIED, RANGE};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_RANGE, ETAG, HeaderValue, IF_RANGE, LAST_MODIFIED, RANGE,
+};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use url::Url;
@@ -31,6 +34,9 @@ pub(crate) struct Downloader {
     /// For loopback URLs: a proxy elsewhere could never reach this machine's loopback.
     loopback_client: reqwest::Client,
     credentials: Credentials,
+    /// By crate download URL: the `Authorization` value of the registry it comes from, for a
+    /// registry that wants a token for everything (sensitive: never formatted).
+    crate_tokens: HashMap<String, HeaderValue>,
     retries: u32,
     retry_base_delay: Duration,
 }
@@ -183,6 +189,12 @@ async fn discard(path: &Path) {
 }
 
 impl Downloader {
+    /// The same downloader, sending `tokens` (by crate download URL) with those downloads.
+    pub(crate) fn with_crate_tokens(mut self, tokens: HashMap<String, HeaderValue>) -> Downloader {
+        self.crate_tokens = tokens;
+        self
+    }
+
     pub(crate) fn new(options: &FetchOptions) -> Result<Downloader, FetchError> {
         let build = |use_proxy: bool| {
             let builder = reqwest::Client::builder()
@@ -205,6 +217,7 @@ impl Downloader {
             client: build(true)?,
             loopback_client: build(false)?,
             credentials: options.credentials.clone(),
+            crate_tokens: HashMap::new(),
             retries: options.retries,
             retry_base_delay: options.retry_base_delay,
         })
@@ -351,6 +364,9 @@ impl Downloader {
         }
         if let Some((username, password)) = self.credentials.for_url(url) {
             request = request.basic_auth(username, password);
+        }
+        if let Some(token) = self.crate_tokens.get(url.as_str()) {
+            request = request.header(AUTHORIZATION, token.clone());
         }
         let mut response = match request.send().await {
             Ok(response) => response,

@@ -26,12 +26,15 @@ mod plan;
 mod reporter;
 mod wheelhouse;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use ob_cargo::config::CargoConfig;
 use ob_lock::Lock;
+use reqwest::header::HeaderValue;
 
 pub use credentials::Credentials;
 pub use error::{FetchError, Received};
@@ -167,7 +170,8 @@ pub async fn fetch(
             .credentials
             .clone()
             .default_for_index(&lock.tool.index_url);
-        let downloader = Downloader::new(&options)?;
+        let tokens = crate_tokens(&to_fetch).await;
+        let downloader = Downloader::new(&options)?.with_crate_tokens(tokens);
         reporter.on_fetch_start(
             to_fetch.len(),
             to_fetch.iter().map(|(_, entry)| entry.size).sum(),
@@ -223,6 +227,69 @@ pub async fn fetch(
     Manifest::from_planned(&planned).write(&wheelhouse)?;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// The `Authorization` value to send with each crate download (by URL) whose registry wants a
+/// token for everything, found as resolve found it: cargo's configuration on this host, the
+/// registry's `config.json`. Cheap when no token is configured (nothing is asked of cargo or of
+/// the network). Anything that fails here only means no token is sent: a registry that wanted
+/// one then refuses the download, and that error names the file.
+async fn crate_tokens(to_fetch: &[(usize, &Planned)]) -> HashMap<String, HeaderValue> {
+    let mut tokens = HashMap::new();
+    let crates: Vec<(String, String)> = to_fetch
+        .iter()
+        .filter_map(|(_, entry)| match (&entry.source, &entry.crate_source) {
+            (Source::Url(url), Some(source)) => Some((url.to_string(), source.clone())),
+            _ => None,
+        })
+        .collect();
+    if crates.is_empty() {
+        return tokens;
+    }
+    let Ok(Ok(config)) = tokio::task::spawn_blocking(|| {
+        let (config, file) = CargoConfig::from_host_files()?;
+        Ok::<_, ob_cargo::CargoError>(if config.has_tokens() {
+            Some(config.with_host_probes(file.as_ref()))
+        } else {
+            None
+        })
+    })
+    .await
+    else {
+        return tokens;
+    };
+    let Some(config) = config else {
+        return tokens;
+    };
+    let Ok(client) = reqwest::Client::builder()
+        .user_agent(concat!("offline-build/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .build()
+    else {
+        return tokens;
+    };
+    // One config.json per registry, however many crates it serves.
+    let mut wanted: HashMap<String, Option<HeaderValue>> = HashMap::new();
+    for (url, source) in crates {
+        let Ok(index) = config.index_for(&source) else {
+            continue;
+        };
+        let Some(token) = config.token_for(&index) else {
+            continue;
+        };
+        let key = index.url.to_string();
+        if !wanted.contains_key(&key) {
+            let value = match ob_cargo::registry::fetch_config(&client, &index, Some(token)).await {
+                Ok(registry) if registry.auth_required => token.header_value(),
+                _ => None,
+            };
+            wanted.insert(key.clone(), value);
+        }
+        if let Some(Some(value)) = wanted.get(&key) {
+            tokens.insert(url, value.clone());
+        }
+    }
+    tokens
 }
 
 /// Checks `wheelhouse` against `lock` without any network: every file the lock names is

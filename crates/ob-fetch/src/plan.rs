@@ -21,6 +21,8 @@ pub(crate) struct Planned {
     pub sha256: String,
     pub size: u64,
     pub source: Source,
+    /// For a crate: its Cargo.lock source, which names the registry (and so its token).
+    pub crate_source: Option<String>,
 }
 
 /// Where a file comes from.
@@ -97,6 +99,7 @@ fn check_crate(entry: &Crate) -> Result<Planned, FetchError> {
         sha256: entry.sha256.to_ascii_lowercase(),
         size: entry.size,
         source: Source::Url(url),
+        crate_source: Some(entry.source.clone()),
     })
 }
 
@@ -166,6 +169,7 @@ fn check_package(package: &Package) -> Result<Planned, FetchError> {
         sha256: sdist.sha256.to_ascii_lowercase(),
         size: sdist.size,
         source,
+        crate_source: None,
     })
 }
 

@@ -11,6 +11,8 @@ use futures_util::StreamExt;
 use ob_cargo::config::{CargoConfig, RegistryIndex};
 use ob_cargo::lockfile::LockedCrate;
 use ob_cargo::registry::RegistryConfig;
+use ob_cargo::token::Token;
+use reqwest::header::HeaderValue;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
@@ -134,7 +136,11 @@ impl CrateStore {
             .map_err(Clone::clone)
     }
 
-    async fn registry(&self, index: &RegistryIndex) -> Result<RegistryConfig, String> {
+    async fn registry(
+        &self,
+        index: &RegistryIndex,
+        config: &CargoConfig,
+    ) -> Result<RegistryConfig, String> {
         let cell = self
             .registries
             .lock()
@@ -143,7 +149,7 @@ impl CrateStore {
             .or_default()
             .clone();
         cell.get_or_init(|| async {
-            ob_cargo::registry::fetch_config(&self.client, index)
+            ob_cargo::registry::fetch_config(&self.client, index, config.token_for(index))
                 .await
                 .map_err(|err| describe(&err))
         })
@@ -190,13 +196,20 @@ impl CrateStore {
         let index = config
             .index_for(&locked.source)
             .map_err(|err| named(describe(&err)))?;
-        let registry = self.registry(&index).await.map_err(named)?;
-        if registry.auth_required {
-            return Err(named(format!(
-                "the registry `{}` requires a token, which offline-build cannot send yet",
-                index.url
-            )));
-        }
+        let registry = self.registry(&index, config).await.map_err(named)?;
+        // As cargo does: the token goes with downloads only to a registry that wants it for
+        // everything, and only in the Authorization header.
+        let token = if registry.auth_required {
+            let Some(token) = config.token_for(&index).and_then(Token::header_value) else {
+                return Err(named(describe(&ob_cargo::CargoError::TokenRequired {
+                    registry: ob_cargo::registry::shown_index(&index.url),
+                    variable: index.name.as_deref().map(ob_cargo::token::token_variable),
+                })));
+            };
+            Some(token)
+        } else {
+            None
+        };
         let url = ob_cargo::registry::download_url(
             &registry.dl,
             &locked.name,
@@ -209,7 +222,7 @@ impl CrateStore {
         let size = match verified_size(&path, &locked.checksum).await {
             Some(size) => size,
             None => self
-                .fetch(&url, &path, &locked.checksum)
+                .fetch(&url, &path, &locked.checksum, token)
                 .await
                 .map_err(named)?,
         };
@@ -229,13 +242,21 @@ impl CrateStore {
 
     /// Streams `url` into a hidden file beside `path`, hashing as it goes, and gives it its
     /// final name only when the sha256 is `checksum`. Returns the size.
-    async fn fetch(&self, url: &url::Url, path: &Path, checksum: &str) -> Result<u64, String> {
+    async fn fetch(
+        &self,
+        url: &url::Url,
+        path: &Path,
+        checksum: &str,
+        token: Option<HeaderValue>,
+    ) -> Result<u64, String> {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(|err| format!("could not create `{}`: {err}", self.dir.display()))?;
-        let response = self
-            .client
-            .get(url.clone())
+        let mut request = self.client.get(url.clone());
+        if let Some(token) = token {
+            request = request.header(reqwest::header::AUTHORIZATION, token);
+        }
+        let response = request
             .send()
             .await
             .map_err(|err| format!("could not download {url}: {err}"))?;

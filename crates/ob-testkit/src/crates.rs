@@ -151,6 +151,9 @@ struct Shared {
     address: std::sync::OnceLock<SocketAddr>,
     crates: Mutex<Vec<ServedCrate>>,
     requests: Mutex<Vec<String>>,
+    /// When set, the registry is `auth-required`: every request without exactly this
+    /// `Authorization` value is answered 401 (and recorded as `401 <path>`).
+    token: Mutex<Option<String>>,
 }
 
 /// A sparse cargo registry on 127.0.0.1: `GET /index/config.json`, the index entries
@@ -177,6 +180,7 @@ impl CrateRegistry {
                     .collect(),
             ),
             requests: Mutex::new(Vec::new()),
+            token: Mutex::new(None),
         });
         let handler_shared = shared.clone();
         let server =
@@ -231,7 +235,13 @@ impl CrateRegistry {
         }
     }
 
-    /// Every request path so far, in order.
+    /// From now on, wants `token` in the `Authorization` header of every request, as a
+    /// private registry with `auth-required` does.
+    pub fn require_token(&self, token: &str) {
+        *lock(&self.shared.token) = Some(token.to_owned());
+    }
+
+    /// Every request path so far, in order (`401 <path>` for one refused for want of the token).
     pub fn requests(&self) -> Vec<String> {
         lock(&self.shared.requests).clone()
     }
@@ -260,6 +270,14 @@ fn not_found() -> Response<Full<Bytes>> {
 
 fn answer<B>(shared: &Shared, request: &Request<B>) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_string();
+    let token = lock(&shared.token).clone();
+    if let Some(token) = &token {
+        let sent = request.headers().get(hyper::header::AUTHORIZATION);
+        if sent.and_then(|value| value.to_str().ok()) != Some(token.as_str()) {
+            lock(&shared.requests).push(format!("401 {path}"));
+            return respond(StatusCode::UNAUTHORIZED, "text/plain", "token required\n");
+        }
+    }
     lock(&shared.requests).push(path.clone());
     if request.method() != hyper::Method::GET {
         return not_found();
@@ -269,6 +287,7 @@ fn answer<B>(shared: &Shared, request: &Request<B>) -> Response<Full<Bytes>> {
         ["index", "config.json"] => {
             let body = serde_json::json!({
                 "dl": format!("http://{}/api/v1/crates", address(shared)),
+                "auth-required": token.is_some(),
             });
             respond(StatusCode::OK, "application/json", body.to_string())
         }

@@ -327,3 +327,113 @@ fn a_default_registry_crate_comes_through_the_configured_mirror() {
     let log = fs_err::read_to_string(dir.join("dist/logs/rustdemo-1.0.log")).unwrap();
     assert!(log.contains("Compiling obadd v0.1.0"), "{log}");
 }
+
+/// Every regular file under `dir`, except under the cargo homes, that contains `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let Ok(metadata) = fs_err::symlink_metadata(&path) else {
+            continue;
+        };
+        if metadata.is_dir() {
+            if path
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().ends_with("cargo-home"))
+            {
+                continue;
+            }
+            for entry in fs_err::read_dir(&path).into_iter().flatten().flatten() {
+                stack.push(entry.path());
+            }
+        } else if metadata.is_file()
+            && fs_err::read(&path)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|window| window == needle))
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+/// A registry that wants a token for everything (`auth-required`): without one configured,
+/// resolve stops and says which variable to set; with one in `$CARGO_HOME/credentials.toml`,
+/// resolve and fetch send it (the registry refuses every request without it) and the build
+/// needs none. The token is in no output and no file the stages wrote.
+#[test]
+fn a_private_registry_token_is_sent_and_never_written() {
+    const TOKEN: &str = "ob-test-token-5c1e9a";
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let registry = CrateRegistry::start(vec![obadd_crate()]);
+    registry.require_token(TOKEN);
+    let checksum = registry.checksum("obadd", "0.1.0").unwrap();
+    let source = registry.source();
+    let rustdemo = rustdemo_sdist_locked(
+        &dir.join("sdists"),
+        Some(&source),
+        &[("obadd", "0.1.0", &source, &checksum)],
+    );
+    let index = index_with(&dir.join("sdists"), &rustdemo);
+    let cargo_home = dir.join("private-cargo-home");
+    fs_err::create_dir_all(&cargo_home).unwrap();
+    fs_err::write(
+        cargo_home.join("config.toml"),
+        format!("[registries.private]\nindex = \"{source}\"\n"),
+    )
+    .unwrap();
+
+    let refused = resolve_with(dir, &index, &cargo_home);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("requires a token")
+            && stderr(&refused).contains("CARGO_REGISTRIES_PRIVATE_TOKEN"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!dir.join("pylock.toml").exists());
+
+    fs_err::write(
+        cargo_home.join("credentials.toml"),
+        format!("[registries.private]\ntoken = \"{TOKEN}\"\n"),
+    )
+    .unwrap();
+    let resolved = resolve_with(dir, &index, &cargo_home);
+    assert_eq!(resolved.status.code(), Some(0), "{}", stderr(&resolved));
+    let fetched = offline_build_with(
+        dir,
+        &[
+            "fetch",
+            "--lock",
+            "pylock.toml",
+            "--wheelhouse",
+            "wheelhouse",
+        ],
+        &cargo_home,
+    );
+    assert_eq!(fetched.status.code(), Some(0), "{}", stderr(&fetched));
+    let downloads: Vec<String> = registry
+        .requests()
+        .into_iter()
+        .filter(|path| path.ends_with("/obadd/0.1.0/download"))
+        .collect();
+    assert_eq!(
+        downloads.len(),
+        2,
+        "resolve and fetch each downloaded with the token: {downloads:?}"
+    );
+    let built = build(dir, "dist", &[]);
+    assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+
+    for output in [&refused, &resolved, &fetched, &built] {
+        assert!(!stderr(output).contains(TOKEN));
+        assert!(!String::from_utf8_lossy(&output.stdout).contains(TOKEN));
+    }
+    // The one file that holds it is the canary that shows the search can find it.
+    let canary = dir.join("canary");
+    fs_err::write(&canary, format!("x{TOKEN}y")).unwrap();
+    assert_eq!(
+        files_containing(dir, TOKEN.as_bytes()),
+        vec![canary.display().to_string()]
+    );
+}
