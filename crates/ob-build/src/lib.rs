@@ -20,6 +20,7 @@
 mod build;
 pub mod cache;
 mod checks;
+pub mod diagnosis;
 pub mod driver;
 mod error;
 mod files;

@@ -396,12 +396,17 @@ impl Run<'_> {
                 Ok((report, Vec::new()))
             }
             StepResult::Failed(failure) => {
+                let advice = crate::diagnosis::diagnose_log(&self.out.join(&log_name));
                 report.log = Some(log_name);
                 report.status = match failure {
                     BuildFailure::TimedOut { .. } => PackageStatus::TimedOut,
                     _ => PackageStatus::Failed,
                 };
-                report.error = Some(format!("`{}` {} {failure}", package.name, package.version));
+                let mut error = format!("`{}` {} {failure}", package.name, package.version);
+                if let Some(advice) = advice {
+                    error.push_str(&format!(" ({advice})"));
+                }
+                report.error = Some(error);
                 Ok((report, outcome.tail))
             }
             // A build step ends with a wheel or a failure.

@@ -760,6 +760,10 @@ impl Engine {
             other if mode == Mode::Build => format!("its verification build {other}"),
             other => format!("its build hooks {other}"),
         };
+        let message = match ob_build::diagnosis::diagnose_log(&log) {
+            Some(advice) => format!("{message} ({advice})"),
+            None => message,
+        };
         ResolveError::BuildFailed {
             package,
             via,

@@ -69,9 +69,12 @@ pub const NATIVE_PACKAGES: &[&str] = &[
     "libreadline-dev",
 ];
 /// Rust's compiler and cargo, for maturin and setuptools-rust packages (cryptography,
-/// pydantic-core, rpds-py, bcrypt, orjson, jiter). Debian trixie ships 1.85; a package that
-/// needs a newer one needs an image of its own (`--image`).
+/// pydantic-core, rpds-py, bcrypt, orjson, jiter), installed from Debian's
+/// [`BACKPORTS_SUITE`] after the bootstrap: trixie itself ships 1.85, and maturin (a build
+/// requirement of most of them, built from source like everything else) needs 1.89 since 1.10.
 pub const RUST_PACKAGES: &[&str] = &["rustc", "cargo"];
+/// The Debian suite [`RUST_PACKAGES`] come from, on the same mirror as the rest.
+pub const BACKPORTS_SUITE: &str = "trixie-backports";
 /// Image label holding every installed Debian package as `name=version`, sorted, comma
 /// separated: what the image's layer digest pins, readable without running it.
 pub const LABEL_DEBIAN_PACKAGES: &str = "org.offline-build.debian-packages";
@@ -133,12 +136,12 @@ pub fn is_debian_package_name(name: &str) -> bool {
         })
 }
 
-/// Every package the image is bootstrapped with: ours, then the extra ones, each once.
+/// Every package the image is bootstrapped with: ours, then the extra ones, each once
+/// ([`RUST_PACKAGES`] come afterwards, from [`BACKPORTS_SUITE`]).
 pub fn image_packages(extra: &[String]) -> Vec<String> {
     let mut packages: Vec<String> = PACKAGES
         .iter()
         .chain(NATIVE_PACKAGES)
-        .chain(RUST_PACKAGES)
         .map(|name| (*name).to_owned())
         .collect();
     for name in extra {
@@ -381,11 +384,18 @@ pub async fn create(
     // without this `--with`) is made again.
     let wanted = image_packages(&options.extra_packages);
     let covers = |info: &ImageInfo| {
+        // An image whose Rust is trixie's own (made before Rust came from backports) is old.
+        let rust_from_backports = RUST_PACKAGES.iter().all(|name| {
+            info.debian_packages.iter().any(|entry| {
+                entry.split(['=', ':']).next() == Some(*name) && entry.contains("~bpo")
+            })
+        });
         let mut extra_now = info.extra_packages.clone();
         let mut extra_wanted = options.extra_packages.clone();
         extra_now.sort();
         extra_wanted.sort();
         extra_now == extra_wanted
+            && rust_from_backports
             && wanted.iter().all(|name| {
                 info.debian_packages
                     .iter()
@@ -511,6 +521,7 @@ async fn build_and_import(
         "check that the mirror is reachable and serves Debian trixie, or pass another with --mirror",
     )
     .await?;
+    install_backports(&root, mirror, reporter).await?;
 
     reporter.on_step("Tidying the rootfs (apt lists, caches, logs)");
     let tidy_root = root.clone();
@@ -526,12 +537,14 @@ async fn build_and_import(
         installed_packages(&fs_err::read_to_string(&status_path).map_err(|source| {
             SandboxError::io("could not read the rootfs's dpkg status", source)
         })?);
-    let missing: Vec<&String> = packages
+    let missing: Vec<&str> = packages
         .iter()
+        .map(String::as_str)
+        .chain(RUST_PACKAGES.iter().copied())
         .filter(|name| {
             !installed
                 .iter()
-                .any(|entry| entry.split(['=', ':']).next() == Some(name.as_str()))
+                .any(|entry| entry.split(['=', ':']).next() == Some(*name))
         })
         .collect();
     if !missing.is_empty() {
@@ -621,6 +634,64 @@ async fn build_and_import(
         });
     }
     Ok(info)
+}
+
+/// Installs [`RUST_PACKAGES`] into the bootstrapped rootfs from [`BACKPORTS_SUITE`] on `mirror`,
+/// with the rootfs's own apt (run by chroot, with the host's resolver for the download). The
+/// sources entry is removed afterwards: the image records the versions it got, not where to
+/// get more.
+async fn install_backports(
+    root: &Path,
+    mirror: &str,
+    reporter: &dyn CreateReporter,
+) -> Result<(), SandboxError> {
+    reporter.on_step(&format!(
+        "Installing {} from {BACKPORTS_SUITE}",
+        RUST_PACKAGES.join(" and ")
+    ));
+    let list = root.join("etc/apt/sources.list.d/offline-build-backports.list");
+    let resolv = root.join("etc/resolv.conf");
+    let write = |path: &Path, text: &str| {
+        // A symlink (resolv.conf often is one) would be followed out of the rootfs.
+        match fs_err::remove_file(path) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+            _ => {}
+        }
+        fs_err::write(path, text)
+    };
+    let host_resolv = fs_err::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    write(&list, &format!("deb {mirror} {BACKPORTS_SUITE} main\n"))
+        .and_then(|()| write(&resolv, &host_resolv))
+        .map_err(|source| SandboxError::io("could not prepare the rootfs's apt", source))?;
+    let apt = |args: &[&str]| {
+        let mut command = tokio::process::Command::new("chroot");
+        command
+            .arg(root)
+            .arg("apt-get")
+            .args([
+                "-o",
+                "Acquire::Languages=none",
+                "-o",
+                "APT::Sandbox::User=root",
+            ])
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        command
+    };
+    let hint = "check that the mirror serves trixie-backports, or pass another with --mirror";
+    run_host_command(apt(&["update"]), reporter, hint).await?;
+    let mut install = vec![
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "-t",
+        BACKPORTS_SUITE,
+    ];
+    install.extend_from_slice(RUST_PACKAGES);
+    run_host_command(apt(&install), reporter, hint).await?;
+    fs_err::remove_file(&list)
+        .map_err(|source| SandboxError::io("could not tidy the rootfs's apt sources", source))
 }
 
 /// Asks the bootstrapped python3 for its version and platform by chrooting into the rootfs
