@@ -5,41 +5,10 @@
 //! compiled again, bit for bit the same), then install and import the result in a container
 //! with no network. It skips, saying why, only when the index cannot be reached at all.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-/// Whether the index pip would use answers at all; any HTTP status counts as an answer.
-fn index_reachable() -> Result<(), String> {
-    let index = ob_index::default_index_url().map_err(|err| err.to_string())?;
-    let probe = "import sys, urllib.request, urllib.error\n\
-                 try:\n    urllib.request.urlopen(sys.argv[1], timeout=20)\n\
-                 except urllib.error.HTTPError:\n    pass\n";
-    let output = Command::new("python3")
-        .args(["-c", probe, index.url().as_str()])
-        .output()
-        .map_err(|err| err.to_string())?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
-    }
-}
-
-fn offline_build(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_offline-build"))
-        .current_dir(dir)
-        // The run's own sdist and wheel caches, shared by its steps and by nothing else.
-        .env("XDG_CACHE_HOME", dir.join("cache"))
-        .args(args)
-        .output()
-        .unwrap();
-    eprintln!(
-        "$ offline-build {}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
+mod real;
+use real::{index_reachable, offline_build};
 
 #[test]
 fn resolves_fetches_builds_and_imports_boto3_and_requests_offline() {
