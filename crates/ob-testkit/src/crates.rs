@@ -285,10 +285,12 @@ fn answer<B>(shared: &Shared, request: &Request<B>) -> Response<Full<Bytes>> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["index", "config.json"] => {
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "dl": format!("http://{}/api/v1/crates", address(shared)),
-                "auth-required": token.is_some(),
             });
+            if token.is_some() {
+                body["auth-required"] = serde_json::Value::Bool(true);
+            }
             respond(StatusCode::OK, "application/json", body.to_string())
         }
         ["index", entry @ ..] => {
