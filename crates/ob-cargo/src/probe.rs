@@ -18,26 +18,21 @@ use crate::CargoError;
 pub fn default_registry_source() -> Result<String, CargoError> {
     let cargo = host_cargo();
     let failed = |why: String| CargoError::Probe { why };
-    let work =
-        tempfile::tempdir().map_err(|err| failed(format!("no temporary directory: {err}")))?;
-    let root = work.path();
-    let write = |path: &str, text: &str| write_under(root, path, text);
-    (|| -> std::io::Result<()> {
-        write(
+    let work = probe_project(&[
+        (
             "Cargo.toml",
             "[package]\nname = \"ob-probe\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
              [dependencies]\nob-probe-dep = \"1\"\n\n\
              [patch.crates-io]\nob-probe-dep = { path = \"dep\" }\n\n[workspace]\n",
-        )?;
-        write("src/lib.rs", "")?;
-        write(
+        ),
+        (
             "dep/Cargo.toml",
             "[package]\nname = \"ob-probe-dep\"\nversion = \"1.0.0\"\nedition = \"2021\"\n",
-        )?;
-        write("dep/src/lib.rs", "")?;
-        fs_err::create_dir_all(root.join("home"))
-    })()
-    .map_err(|err| failed(format!("could not write the probe project: {err}")))?;
+        ),
+        ("dep/src/lib.rs", ""),
+        ("home/.keep", ""),
+    ])?;
+    let root = work.path();
     let output = Command::new(&cargo)
         .args(["metadata", "--offline", "--format-version", "1"])
         .current_dir(root)
@@ -66,23 +61,17 @@ pub fn default_registry_source() -> Result<String, CargoError> {
 pub fn default_index(config: Option<(&Path, &str)>) -> Result<url::Url, CargoError> {
     let cargo = host_cargo();
     let failed = |why: String| CargoError::Probe { why };
-    let work =
-        tempfile::tempdir().map_err(|err| failed(format!("no temporary directory: {err}")))?;
-    let root = work.path();
-    let write = |path: &str, text: &str| write_under(root, path, text);
-    (|| -> std::io::Result<()> {
-        write(
+    // The user's file, copied, so that its `[registries.crates-io] protocol`, `[http]`
+    // settings and the like apply; cargo's caches go to this scratch home, not the user's.
+    let work = probe_project(&[
+        (
             "Cargo.toml",
             "[package]\nname = \"ob-probe\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
              [dependencies]\nob-probe-index-only = \"1\"\n\n[workspace]\n",
-        )?;
-        write("src/lib.rs", "")?;
-        // The user's file, copied, so that its `[registries.crates-io] protocol`, `[http]`
-        // settings and the like apply; cargo's caches go to this scratch home, not the user's.
-        let text = config.map_or("", |(_, text)| text);
-        write("home/config.toml", text)
-    })()
-    .map_err(|err| failed(format!("could not write the probe project: {err}")))?;
+        ),
+        ("home/config.toml", config.map_or("", |(_, text)| text)),
+    ])?;
+    let root = work.path();
     // The lock fails (the crate need not exist); what counts is what cargo fetched first.
     let output = Command::new(&cargo)
         .args(["generate-lockfile", "--quiet"])
@@ -116,12 +105,22 @@ fn host_cargo() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("cargo"))
 }
 
-fn write_under(root: &Path, path: &str, text: &str) -> std::io::Result<()> {
-    let path = root.join(path);
-    if let Some(parent) = path.parent() {
-        fs_err::create_dir_all(parent)?;
+/// A fresh directory holding `files` (path, text) and an empty `src/lib.rs`: a probe project.
+fn probe_project(files: &[(&str, &str)]) -> Result<tempfile::TempDir, CargoError> {
+    let failed = |why: String| CargoError::Probe { why };
+    let work =
+        tempfile::tempdir().map_err(|err| failed(format!("no temporary directory: {err}")))?;
+    for (path, text) in files.iter().chain(&[("src/lib.rs", "")]) {
+        let path = work.path().join(path);
+        (|| {
+            if let Some(parent) = path.parent() {
+                fs_err::create_dir_all(parent)?;
+            }
+            fs_err::write(&path, text)
+        })()
+        .map_err(|err| failed(format!("could not write the probe project: {err}")))?;
     }
-    fs_err::write(path, text)
+    Ok(work)
 }
 
 /// The index whose `config.json` the log shows cargo fetching first: the directory of the first
