@@ -21,7 +21,8 @@ pub enum PackageChange {
         to: String,
     },
     /// The same version in both, but other facts differ (its sdist, its build environment,
-    /// its dependencies, `requires-python`, whether it is build-only, keys we carry through).
+    /// its dependencies, `requires-python`, whether it is build-only, its build settings, keys
+    /// we carry through).
     Details { name: String, version: String },
 }
 
@@ -96,6 +97,7 @@ fn normalized(packages: &[&crate::Package]) -> Vec<crate::Package> {
             let mut package = (*package).clone();
             package.dependencies.sort_unstable();
             package.build_requires.sort_unstable();
+            package.settings.extra_build_requires.sort_unstable();
             package
         })
         .collect();

@@ -331,6 +331,28 @@ pub enum Problem {
         /// The packages that cannot be ordered.
         packages: Vec<String>,
     },
+    /// A build setting's environment variable name that is empty, too long, or not
+    /// `[A-Za-z_][A-Za-z0-9_]*`.
+    BadEnvName {
+        /// The name.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A build setting's environment variable that the build sets itself
+    /// ([`crate::RESERVED_BUILD_ENV`]).
+    ReservedEnvName {
+        /// The name.
+        name: String,
+    },
+    /// A build setting's value that a build step could not be given faithfully (a NUL byte; a
+    /// line break in a requirement).
+    BadSettingValue {
+        /// The value in the file.
+        found: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -441,6 +463,18 @@ impl fmt::Display for Problem {
                 "build requirement `{requirement}` needs `{missing}` at run time, which is not in build-requires"
             ),
             Problem::BadBuildOrder { detail } => write!(f, "inconsistent build order: {detail}"),
+            Problem::BadEnvName { name, reason } => write!(
+                f,
+                "environment variable name `{}` {reason}",
+                name.escape_debug()
+            ),
+            Problem::ReservedEnvName { name } => write!(
+                f,
+                "`{name}` is set by the build itself; a package's settings may not set it"
+            ),
+            Problem::BadSettingValue { found, reason } => {
+                write!(f, "`{}` {reason}", found.escape_debug())
+            }
             Problem::BuildCycle { packages } => write!(
                 f,
                 "build requirements form a cycle among {}",
@@ -474,7 +508,13 @@ impl Problem {
                 "offline-build locks one environment and marks only build-only packages (with `'build' in dependency_groups`); regenerate the lock with `offline-build resolve`"
             }
             Problem::MissingSha256 | Problem::BadSha256 { .. } => {
-                "every sdist must be pinned by its sha256; regenerate the lock with `offline-build resolve`"
+                "every sdist, crate and patch must be pinned by its sha256; regenerate the lock with `offline-build resolve`"
+            }
+            Problem::ReservedEnvName { .. } => {
+                "PATH, HOME, SOURCE_DATE_EPOCH and the other variables listed in docs/lockfile.md are the build's own; remove it from the package's build settings and run `offline-build resolve` again"
+            }
+            Problem::BadEnvName { .. } | Problem::BadSettingValue { .. } => {
+                "fix the package's build settings in your offline-build configuration and run `offline-build resolve` again"
             }
             Problem::BadDigest { .. } => {
                 "record the builder image's layer digest; regenerate the lock with `offline-build resolve`"

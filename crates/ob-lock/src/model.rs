@@ -2,6 +2,7 @@
 //! Field meanings are documented in docs/lockfile.md; reading, writing and validation live in
 //! their own modules.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::error::{LockError, Problem};
@@ -167,9 +168,164 @@ pub struct Package {
     /// `[packages.tool.offline-build].crates`: the Rust crates its build vendors, each one of
     /// the lock's [`LockTool::crates`].
     pub crates: Vec<CrateKey>,
+    /// The rest of `[packages.tool.offline-build]`: the build settings the user's configuration
+    /// gave this package at resolve time. `build` uses exactly these, whatever the configuration
+    /// on the building machine says; empty for most packages.
+    pub settings: BuildSettings,
     /// Keys of this package we do not interpret (e.g. `index`, `[packages.tool.uv]`), kept so
     /// that rewriting a lock does not drop them.
     pub foreign: Foreign,
+}
+
+/// `[packages.tool.offline-build]` settings the user's configuration gave this package's build.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BuildSettings {
+    /// Environment variables set for its build steps (resolve's hook steps too).
+    pub env: BTreeMap<String, String>,
+    /// PEP 517 config_settings passed to every hook.
+    pub config_settings: BTreeMap<String, ConfigSetting>,
+    /// PEP 508 requirements added to its build environment (as the user wrote them), sorted,
+    /// unique. Informational in the lock: their pins are already in `build-requires`.
+    pub extra_build_requires: Vec<String>,
+    /// Patches applied in this order to the extracted sdist before any hook.
+    pub patches: Vec<Patch>,
+}
+
+/// One PEP 517 `config_settings` value: a TOML string or an array of strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSetting {
+    /// A single string.
+    One(String),
+    /// An array of strings, kept in order (the backend receives a list).
+    Many(Vec<String>),
+}
+
+/// One patch of a package's sdist, pinned by its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patch {
+    /// Relative to the lock file's directory: not absolute, no `..`, `/` separators (the same
+    /// rule as `sdist.path`).
+    pub path: String,
+    /// Lowercase hex sha256, 64 digits.
+    pub sha256: String,
+}
+
+impl BuildSettings {
+    /// True when the configuration gave this package nothing: nothing is written to the lock.
+    pub fn is_empty(&self) -> bool {
+        self.env.is_empty()
+            && self.config_settings.is_empty()
+            && self.extra_build_requires.is_empty()
+            && self.patches.is_empty()
+    }
+
+    /// A canonical text of all four fields for a wheel cache key to hash: equal settings give
+    /// equal text, any difference a different one; `""` when empty, so that a package without
+    /// settings keeps the key it had before settings existed. `extra_build_requires` is taken
+    /// sorted and unique, as the lock writes it.
+    ///
+    /// It is compact JSON with sorted keys, built in sorted order, so serde_json's
+    /// `preserve_order` feature (which another crate may turn on) cannot change it.
+    pub fn digest_input(&self) -> String {
+        use serde_json::{Map, Value};
+        if self.is_empty() {
+            return String::new();
+        }
+        let strings =
+            |items: &[String]| Value::Array(items.iter().cloned().map(Value::String).collect());
+        let env: Map<String, Value> = self
+            .env
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect();
+        let config_settings: Map<String, Value> = self
+            .config_settings
+            .iter()
+            .map(|(key, setting)| {
+                let value = match setting {
+                    ConfigSetting::One(text) => Value::String(text.clone()),
+                    ConfigSetting::Many(items) => strings(items),
+                };
+                (key.clone(), value)
+            })
+            .collect();
+        let mut extra = self.extra_build_requires.clone();
+        extra.sort();
+        extra.dedup();
+        let patches = self
+            .patches
+            .iter()
+            .map(|patch| {
+                let mut entry = Map::new();
+                entry.insert("path".to_owned(), Value::String(patch.path.clone()));
+                entry.insert("sha256".to_owned(), Value::String(patch.sha256.clone()));
+                Value::Object(entry)
+            })
+            .collect();
+        let mut root = Map::new();
+        root.insert("config-settings".to_owned(), Value::Object(config_settings));
+        root.insert("env".to_owned(), Value::Object(env));
+        root.insert("extra-build-requires".to_owned(), strings(&extra));
+        root.insert("patches".to_owned(), Value::Array(patches));
+        Value::Object(root).to_string()
+    }
+}
+
+/// Variables a package's `env` may not set: the build relies on their values for
+/// reproducibility and isolation.
+pub const RESERVED_BUILD_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "VIRTUAL_ENV",
+    "SOURCE_DATE_EPOCH",
+    "PYTHONHASHSEED",
+    "PYTHONNOUSERSITE",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUNBUFFERED",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PIP_NO_INDEX",
+    "LANG",
+    "LC_ALL",
+    "CARGO_HOME",
+    "CARGO_TARGET_DIR",
+    "CARGO_NET_OFFLINE",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+];
+
+/// Longest environment variable name a package's settings may use.
+const MAX_BUILD_ENV_NAME: usize = 128;
+
+/// Checks one env variable name for a package's settings: `[A-Za-z_][A-Za-z0-9_]*`, at most 128
+/// bytes, not in [`RESERVED_BUILD_ENV`] (compared exactly: names are case-sensitive). The lock
+/// reader uses it, and so can a configuration reader, so that both refuse the same names; the
+/// [`Problem`] says which rule failed and has a [`Problem::hint`].
+pub fn check_build_env_name(name: &str) -> Result<(), Problem> {
+    let bad = |reason: &'static str| Problem::BadEnvName {
+        name: name.to_owned(),
+        reason,
+    };
+    let Some(&first) = name.as_bytes().first() else {
+        return Err(bad("is empty"));
+    };
+    if name.len() > MAX_BUILD_ENV_NAME {
+        return Err(bad("is longer than 128 bytes"));
+    }
+    if !(first.is_ascii_alphabetic() || first == b'_')
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(bad(
+            "is not letters, digits and `_`, starting with a letter or `_`",
+        ));
+    }
+    if RESERVED_BUILD_ENV.contains(&name) {
+        return Err(Problem::ReservedEnvName {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// A `name==version` pin.

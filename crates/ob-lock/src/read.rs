@@ -8,7 +8,8 @@ use toml::{Table, Value};
 
 use crate::error::{LockError, Problem};
 use crate::model::{
-    BUILD_MARKER, Crate, CrateKey, Dependency, Foreign, Lock, LockTool, Package, Pin, Sdist,
+    BUILD_MARKER, BuildSettings, ConfigSetting, Crate, CrateKey, Dependency, Foreign, Lock,
+    LockTool, Package, Patch, Pin, Sdist,
 };
 
 /// Our key in `[tool]` tables.
@@ -408,6 +409,7 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
 
     let mut build_requires = Vec::new();
     let mut crates = Vec::new();
+    let mut settings = BuildSettings::default();
     if let Some(mut tools) = context.optional_table(&mut table, "tool", "tool")? {
         match tools.remove(TOOL_NAME) {
             None => {}
@@ -434,6 +436,7 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
                     })?;
                     crates.push(key);
                 }
+                settings = build_settings(&context, &mut ours)?;
                 context.no_leftovers(&ours, "tool.offline-build.")?;
             }
             Some(other) => {
@@ -454,8 +457,101 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
         sdist,
         build_requires,
         crates,
+        settings,
         foreign: Foreign::from_table(table),
     })
+}
+
+/// The build settings keys of `[packages.tool.offline-build]`, each absent when not set. Types
+/// are checked here; names, paths, digests and values in validation.
+fn build_settings(context: &Context<'_>, table: &mut Table) -> Result<BuildSettings, LockError> {
+    let prefix = "tool.offline-build";
+    let extra_build_requires = context
+        .string_array(
+            table,
+            "extra-build-requires",
+            &format!("{prefix}.extra-build-requires"),
+        )?
+        .unwrap_or_default();
+
+    let field = format!("{prefix}.env");
+    let env = context
+        .optional_table(table, "env", &field)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| match value {
+            Value::String(text) => Ok((name, text)),
+            other => Err(context.wrong_type(&dotted(&field, &name), "a string", &other)),
+        })
+        .collect::<Result<_, _>>()?;
+
+    let field = format!("{prefix}.config-settings");
+    let expected = "a string or an array of strings";
+    let config_settings = context
+        .optional_table(table, "config-settings", &field)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, value)| {
+            let field = dotted(&field, &key);
+            let setting = match value {
+                Value::String(text) => ConfigSetting::One(text),
+                Value::Array(items) => ConfigSetting::Many(
+                    items
+                        .into_iter()
+                        .map(|item| match item {
+                            Value::String(text) => Ok(text),
+                            other => Err(context.wrong_type(&field, expected, &other)),
+                        })
+                        .collect::<Result<_, _>>()?,
+                ),
+                other => return Err(context.wrong_type(&field, expected, &other)),
+            };
+            Ok((key, setting))
+        })
+        .collect::<Result<_, _>>()?;
+
+    let field = format!("{prefix}.patches");
+    let patches = match table.remove("patches") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let Value::Table(mut entry) = item else {
+                    return Err(context.wrong_type(&field, "an array of tables", &item));
+                };
+                let entry_field = |key: &str| format!("{field}[{index}].{key}");
+                let path = context.string(&mut entry, "path", &entry_field("path"))?;
+                let sha256 = context
+                    .optional_string(&mut entry, "sha256", &entry_field("sha256"))?
+                    .ok_or_else(|| context.error(&entry_field("sha256"), Problem::MissingSha256))?;
+                context.no_leftovers(&entry, &entry_field(""))?;
+                Ok(Patch { path, sha256 })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(context.wrong_type(&field, "an array of tables", &other)),
+    };
+
+    Ok(BuildSettings {
+        env,
+        config_settings,
+        extra_build_requires,
+        patches,
+    })
+}
+
+/// `prefix.key`, the key quoted as TOML would when it is not a bare key, so that a message
+/// names e.g. `env."A B"` unambiguously.
+pub(crate) fn dotted(prefix: &str, key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+    if bare {
+        format!("{prefix}.{key}")
+    } else {
+        format!("{prefix}.\"{}\"", key.escape_debug())
+    }
 }
 
 /// `name==version` split without normalizing (the caller has checked the form).

@@ -6,8 +6,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::error::{LockError, Problem};
 use crate::model::{
-    Dependency, Lock, Package, Pin, Sdist, is_valid_name, is_valid_version, normalize_name,
+    ConfigSetting, Dependency, Lock, Package, Pin, Sdist, check_build_env_name, is_valid_name,
+    is_valid_version, normalize_name,
 };
+use crate::read::dotted;
 
 fn top(field: &str, problem: Problem) -> LockError {
     LockError::Invalid {
@@ -318,7 +320,90 @@ fn package_alone(package: &Package) -> Result<(), LockError> {
     if package.requires_python.as_deref() == Some("") {
         return Err(in_package(package, "requires-python", Problem::Empty));
     }
-    sdist(package, &package.sdist)
+    sdist(package, &package.sdist)?;
+    settings(package)
+}
+
+/// The package's build settings: what a build step is given must be exactly what the lock
+/// says, so no NUL bytes (which an environment or argument list would cut short), no variable
+/// the build sets itself, patches inside the lock's directory and pinned by their digest.
+fn settings(package: &Package) -> Result<(), LockError> {
+    let settings = &package.settings;
+    let nul = |found: &str| Problem::BadSettingValue {
+        found: found.to_owned(),
+        reason: "contains a NUL byte",
+    };
+
+    let field = "tool.offline-build.env";
+    for (name, value) in &settings.env {
+        check_build_env_name(name).map_err(|problem| in_package(package, field, problem))?;
+        if value.contains('\0') {
+            return Err(in_package(package, &dotted(field, name), nul(value)));
+        }
+    }
+
+    let field = "tool.offline-build.config-settings";
+    for (key, setting) in &settings.config_settings {
+        if key.is_empty() {
+            return Err(in_package(package, field, Problem::Empty));
+        }
+        if key.contains('\0') {
+            return Err(in_package(package, field, nul(key)));
+        }
+        let values = match setting {
+            ConfigSetting::One(value) => std::slice::from_ref(value),
+            ConfigSetting::Many(values) => values.as_slice(),
+        };
+        if let Some(value) = values.iter().find(|value| value.contains('\0')) {
+            return Err(in_package(package, &dotted(field, key), nul(value)));
+        }
+    }
+
+    let field = "tool.offline-build.extra-build-requires";
+    let mut seen = HashSet::new();
+    for requirement in &settings.extra_build_requires {
+        if requirement.trim().is_empty() {
+            return Err(in_package(package, field, Problem::Empty));
+        }
+        if requirement.contains('\0') {
+            return Err(in_package(package, field, nul(requirement)));
+        }
+        if requirement.contains(['\n', '\r']) {
+            return Err(in_package(
+                package,
+                field,
+                Problem::BadSettingValue {
+                    found: requirement.clone(),
+                    reason: "contains a line break",
+                },
+            ));
+        }
+        if !seen.insert(requirement) {
+            return Err(in_package(
+                package,
+                field,
+                Problem::DuplicateEntry {
+                    entry: requirement.clone(),
+                },
+            ));
+        }
+    }
+
+    for (index, patch) in settings.patches.iter().enumerate() {
+        let field = |key: &str| format!("tool.offline-build.patches[{index}].{key}");
+        relative_path(&patch.path)
+            .map_err(|problem| in_package(package, &field("path"), problem))?;
+        if !is_sha256(&patch.sha256) {
+            return Err(in_package(
+                package,
+                &field("sha256"),
+                Problem::BadSha256 {
+                    found: patch.sha256.clone(),
+                },
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn sdist(package: &Package, sdist: &Sdist) -> Result<(), LockError> {

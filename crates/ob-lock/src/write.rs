@@ -7,7 +7,10 @@ use std::path::Path;
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value, value};
 
 use crate::error::LockError;
-use crate::model::{BUILD_GROUP, BUILD_MARKER, Crate, Foreign, LOCK_VERSION, Lock, Package};
+use crate::model::{
+    BUILD_GROUP, BUILD_MARKER, BuildSettings, ConfigSetting, Crate, Foreign, LOCK_VERSION, Lock,
+    Package,
+};
 use crate::read::TOOL_NAME;
 
 /// First lines of every lock we write.
@@ -155,6 +158,7 @@ fn package_table(package: &Package) -> Table {
         keys.dedup();
         ours["crates"] = value(string_array(keys.iter().map(ToString::to_string).collect()));
     }
+    settings(&mut ours, &package.settings);
     let mut tools = Table::new();
     tools.set_implicit(true);
     tools.insert(TOOL_NAME, Item::Table(ours));
@@ -162,6 +166,46 @@ fn package_table(package: &Package) -> Table {
 
     merge_foreign(&mut table, &package.foreign);
     table
+}
+
+/// The build settings into `[packages.tool.offline-build]`, each key only when set, so that a
+/// lock without settings reads exactly as before they existed. `env` and `config-settings` are
+/// sub-tables (one line per key, sorted), which read better in a diff than long inline tables.
+fn settings(ours: &mut Table, settings: &BuildSettings) {
+    if !settings.extra_build_requires.is_empty() {
+        let mut requirements = settings.extra_build_requires.clone();
+        requirements.sort();
+        requirements.dedup();
+        ours["extra-build-requires"] = value(string_array(requirements));
+    }
+    if !settings.patches.is_empty() {
+        // The order is the content here: patches apply in sequence.
+        let patches = settings.patches.iter().map(|patch| {
+            let mut entry = InlineTable::new();
+            entry.insert("path", patch.path.as_str().into());
+            entry.insert("sha256", patch.sha256.as_str().into());
+            Value::InlineTable(entry)
+        });
+        ours["patches"] = value(multiline(patches.collect()));
+    }
+    if !settings.env.is_empty() {
+        let mut env = Table::new();
+        for (name, text) in &settings.env {
+            env.insert(name, value(text.as_str()));
+        }
+        ours.insert("env", Item::Table(env));
+    }
+    if !settings.config_settings.is_empty() {
+        let mut config_settings = Table::new();
+        for (key, setting) in &settings.config_settings {
+            let item = match setting {
+                ConfigSetting::One(text) => value(text.as_str()),
+                ConfigSetting::Many(items) => value(string_array(items.clone())),
+            };
+            config_settings.insert(key, item);
+        }
+        ours.insert("config-settings", Item::Table(config_settings));
+    }
 }
 
 /// A TOML date-time when the text is one (as PEP 751 asks), else the text as a string so that

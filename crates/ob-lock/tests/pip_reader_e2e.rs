@@ -134,6 +134,7 @@ fn locked(
         },
         build_requires: build_requires.to_vec(),
         crates: Vec::new(),
+        settings: Default::default(),
         foreign: Default::default(),
     }
 }

@@ -51,6 +51,7 @@ pub fn package(
         },
         build_requires: build_requires.to_vec(),
         crates: Vec::new(),
+        settings: Default::default(),
         foreign: Default::default(),
     }
 }
