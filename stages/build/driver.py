@@ -28,6 +28,7 @@ from build import events  # noqa: E402
 from build.archives import UnsafeMember  # noqa: E402
 from build.environment import CARGO_HOME, build_environment  # noqa: E402
 from build.job import JobError, parse  # noqa: E402
+from build.patches import PatchError, apply_patches  # noqa: E402
 from build.sdist import SdistError, extract_sdist  # noqa: E402
 from build.wheels import WheelError, install_wheel, make_venv  # noqa: E402
 
@@ -37,7 +38,15 @@ HOOK_RUNNER = os.path.join(STAGE_DIR, "hook_runner.py")
 # Prefix of the human-readable lines.
 MARK = "offline-build:"
 # Failures whose message says it all; anything else is a bug of ours and shows its traceback.
-EXPECTED_ERRORS = (OSError, UnsafeMember, WheelError, SdistError, zipfile.BadZipFile, tarfile.TarError)
+EXPECTED_ERRORS = (
+    OSError,
+    UnsafeMember,
+    WheelError,
+    SdistError,
+    PatchError,
+    zipfile.BadZipFile,
+    tarfile.TarError,
+)
 
 
 def log(message):
@@ -101,6 +110,12 @@ def build(job):
     except Exception as error:
         return fail(events.PHASE_EXTRACT, f"cannot extract {os.path.basename(job.sdist)}: {error}", error)
     log(f"extracted {os.path.basename(job.sdist)} at {job.source_dir}")
+
+    # Before any hook: in every mode the backend sees the patched tree.
+    try:
+        apply_patches(job.patches, job.source_dir, log)
+    except PatchError as error:
+        return fail(events.PHASE_PATCH, str(error), error)
 
     if job.cargo is not None:
         try:

@@ -8,6 +8,9 @@ import sysconfig
 # scratch space (cargo writes its package-cache lock into its home).
 CARGO_HOME = "/tmp/cargo-home"
 CARGO_TARGET_DIR = "/tmp/cargo-target"
+# Flag variables where the user's value is added to ours rather than replacing it, so that the
+# flags that rewrite the temporary paths out of binaries stay.
+APPENDED_FLAGS = ("CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS", "RUSTFLAGS")
 
 
 def build_environment(job, venv_dir, python_cflags=None):
@@ -40,7 +43,21 @@ def build_environment(job, venv_dir, python_cflags=None):
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
     environment.update(cargo_environment(job))
-    return environment
+    return with_user_environment(environment, job.env or {})
+
+
+def with_user_environment(environment, user):
+    """`environment` with the user's variables applied after it: a variable of APPENDED_FLAGS
+    that we set gets theirs after ours, separated by a space; any other variable is set as
+    given. job.py has refused the names the build's isolation depends on."""
+    merged = dict(environment)
+    for name, value in user.items():
+        ours = merged.get(name)
+        if name in APPENDED_FLAGS and ours:
+            merged[name] = f"{ours} {value}" if value else ours
+        else:
+            merged[name] = value
+    return merged
 
 
 def cargo_environment(job):

@@ -23,8 +23,9 @@ KINDS = (BUILD_REQUIREMENTS, MISSING_BUILD_REQUIREMENTS, NETWORK_ATTEMPT, METADA
 PHASE_VENV = "venv"
 PHASE_INSTALL = "install"
 PHASE_EXTRACT = "extract"
+PHASE_PATCH = "patch"
 PHASE_HOOKS = "hooks"
-PHASES = (PHASE_VENV, PHASE_INSTALL, PHASE_EXTRACT, PHASE_HOOKS)
+PHASES = (PHASE_VENV, PHASE_INSTALL, PHASE_EXTRACT, PHASE_PATCH, PHASE_HOOKS)
 
 # Exit codes. The exit code decides; events only explain (a process that is killed, or a backend
 # that calls os._exit, prints no `failed` event).

@@ -7,8 +7,37 @@ protocol (stages/protocol/build-job.json is the example both sides are tested ag
 
 import dataclasses
 import json
+import posixpath
+import re
 
 MODES = ("requires", "metadata", "build")
+# Where the orchestrator mounts the package's patches (read-only).
+PATCHES_DIR = "/in/patches"
+# Variables the user's `env` may not set: the driver sets them (or keeps them unset) because the
+# build's isolation or reproducibility depends on them. The orchestrator refuses the same list;
+# this is defence in depth.
+RESERVED_ENV = (
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "VIRTUAL_ENV",
+    "SOURCE_DATE_EPOCH",
+    "PYTHONHASHSEED",
+    "PYTHONNOUSERSITE",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUNBUFFERED",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PIP_NO_INDEX",
+    "LANG",
+    "LC_ALL",
+    "CARGO_HOME",
+    "CARGO_TARGET_DIR",
+    "CARGO_NET_OFFLINE",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class JobError(ValueError):
@@ -39,6 +68,12 @@ class Job:
     # A read-only directory holding the vendored crates (`vendor/`) and cargo's `config.toml`;
     # None when the package has no Rust crates.
     cargo: str | None = None
+    # Variables the user configured for this package's build, applied after the driver's own
+    # (environment.py); None when there are none.
+    env: dict[str, str] | None = None
+    # Patch files under PATCHES_DIR, applied in order to source_dir before any hook runs;
+    # None when there are none.
+    patches: list[str] | None = None
 
 
 def _is_string(value):
@@ -62,6 +97,31 @@ def _is_config_settings(value):
     return value is None or (isinstance(value, dict) and all(setting(v) for v in value.values()))
 
 
+def _is_environment(value):
+    return value is None or (isinstance(value, dict) and all(isinstance(v, str) for v in value.values()))
+
+
+def _is_patch(value):
+    # normpath: no `..`, `.` or `//` that would make the prefix test mean something else.
+    return (
+        _is_path(value)
+        and "\0" not in value
+        and posixpath.normpath(value) == value
+        and value.startswith(PATCHES_DIR + "/")
+    )
+
+
+def _check_environment(environment):
+    """Raises JobError naming the first variable of the user's `env` the driver refuses."""
+    for name, value in environment.items():
+        if not _ENV_NAME.fullmatch(name):
+            raise JobError(f"job field `env`: {json.dumps(name)} is not a variable name")
+        if name in RESERVED_ENV:
+            raise JobError(f"job field `env` may not set `{name}`: the build's isolation depends on it")
+        if "\0" in value:
+            raise JobError(f"job field `env`: the value of `{name}` holds a NUL character")
+
+
 # field: (check, what the field must be)
 _CHECKS = {
     "name": (_is_string, "a non-empty string"),
@@ -76,6 +136,11 @@ _CHECKS = {
     "mode": (lambda v: v in MODES, "one of " + ", ".join(f"`{m}`" for m in MODES)),
     "config_settings": (_is_config_settings, "null or an object of strings or lists of strings"),
     "cargo": (lambda v: v is None or _is_path(v), "null or an absolute path"),
+    "env": (_is_environment, "null or an object of strings"),
+    "patches": (
+        lambda v: v is None or (isinstance(v, list) and all(_is_patch(p) for p in v)),
+        f"null or a list of absolute paths in {PATCHES_DIR}/",
+    ),
 }
 # Options of the driver before resolve ran its hooks in build containers of their own.
 _REMOVED = {
@@ -110,4 +175,6 @@ def from_dict(data):
         check, expected = _CHECKS[name]
         if not check(value):
             raise JobError(f"job field `{name}` must be {expected}, not {json.dumps(value)}")
+    if data.get("env"):
+        _check_environment(data["env"])
     return Job(**data)

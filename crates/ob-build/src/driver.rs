@@ -5,6 +5,7 @@
 //! Protocol: stages/protocol/README.md; its fixtures (`build-job.json`, `build-events.jsonl`)
 //! are read by this module's tests and by the Python tests, so both sides agree.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,10 @@ pub const STAGE_FILES: &[(&str, &str)] = &[
     ),
     ("build/job.py", include_str!("../../../stages/build/job.py")),
     (
+        "build/patches.py",
+        include_str!("../../../stages/build/patches.py"),
+    ),
+    (
         "build/sdist.py",
         include_str!("../../../stages/build/sdist.py"),
     ),
@@ -66,6 +71,8 @@ pub const SDIST_DIR: &str = "/in/sdist";
 pub const WHEELS_DIR: &str = "/in/wheels";
 /// Where a Rust package's vendored crates and cargo configuration are mounted (read-only).
 pub const CARGO_DIR: &str = "/in/cargo";
+/// Where a package's patch files are mounted (read-only); the driver refuses patches elsewhere.
+pub const PATCHES_DIR: &str = "/in/patches";
 /// The one writable mount: a fresh, empty directory for each build.
 pub const OUT_DIR: &str = "/out";
 /// Where the output directory is mounted for the install check (read-only).
@@ -125,6 +132,19 @@ pub struct Job {
     /// configuration, its `vendor/` the only source of crates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cargo: Option<String>,
+    /// Variables the user configured for this package's build, applied after the driver's own:
+    /// `CFLAGS`, `CXXFLAGS`, `CPPFLAGS`, `LDFLAGS` and `RUSTFLAGS` are appended to the driver's
+    /// value (so the path-rewriting flags stay), anything else is set as given. The driver
+    /// refuses names that are not `[A-Za-z_][A-Za-z0-9_]*`, the names the build's isolation
+    /// depends on (`PATH`, `HOME`, `LD_PRELOAD`, ...: stages/protocol/README.md lists them) and
+    /// values holding NUL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    /// Patch files, each under [`PATCHES_DIR`], applied in order with `patch -p1` to the
+    /// extracted source before any hook runs, in every mode. One that does not apply fails the
+    /// build (a `failed` event in phase `patch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patches: Option<Vec<String>>,
 }
 
 impl Job {
@@ -153,6 +173,8 @@ impl Job {
             mode,
             config_settings: None,
             cargo: None,
+            env: None,
+            patches: None,
         }
     }
 
@@ -205,7 +227,7 @@ pub enum DriverEvent {
     },
     /// The driver itself saw a failure.
     Failed {
-        /// `venv`, `install`, `extract` or `hooks`.
+        /// `venv`, `install`, `extract`, `patch` or `hooks`.
         phase: String,
         /// What happened.
         message: String,
@@ -285,7 +307,7 @@ pub fn settings_digest(
     }
     hasher.update(
         format!(
-            "{STAGE_MOUNT}\0{SDIST_DIR}\0{WHEELS_DIR}\0{CARGO_DIR}\0{OUT_DIR}\0{source_date_epoch}"
+            "{STAGE_MOUNT}\0{SDIST_DIR}\0{WHEELS_DIR}\0{CARGO_DIR}\0{PATCHES_DIR}\0{OUT_DIR}\0{source_date_epoch}"
         )
         .as_bytes(),
     );
@@ -324,11 +346,33 @@ mod tests {
             Job {
                 config_settings: job.config_settings.clone(),
                 cargo: Some(CARGO_DIR.to_owned()),
+                env: Some(BTreeMap::from([
+                    ("CFLAGS".to_owned(), "-DNDEBUG".to_owned()),
+                    ("GREET_NO_SPEEDUPS".to_owned(), "1".to_owned()),
+                ])),
+                patches: Some(vec![
+                    format!("{PATCHES_DIR}/0-fix.patch"),
+                    format!("{PATCHES_DIR}/1-no-werror.patch"),
+                ]),
                 ..made
             },
             job,
             "Job::new lays the container out as the fixture does"
         );
+    }
+
+    /// The lock's reader and the driver refuse the same variables: a name added on one side
+    /// only fails here.
+    #[test]
+    fn the_driver_reserves_the_variables_the_lock_reserves() {
+        let job_py = include_str!("../../../stages/build/job.py");
+        let start = job_py.find("RESERVED_ENV = (").unwrap();
+        let end = start + job_py[start..].find(')').unwrap();
+        let mut driver: Vec<&str> = job_py[start..end].split('"').skip(1).step_by(2).collect();
+        let mut lock: Vec<&str> = ob_lock::RESERVED_BUILD_ENV.to_vec();
+        driver.sort_unstable();
+        lock.sort_unstable();
+        assert_eq!(driver, lock);
     }
 
     #[test]

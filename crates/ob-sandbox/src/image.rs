@@ -33,6 +33,8 @@ pub const PACKAGES: &[&str] = &[
     "gcc",
     "g++",
     "make",
+    // Applies the patches of a package's settings to its extracted sdist.
+    "patch",
     "pkg-config",
     "libc6-dev",
     "libffi-dev",

@@ -4,12 +4,23 @@ import io
 import json
 import os
 import pathlib
+import shutil
 import tarfile
 import zipfile
+
+import pytest
+
+from build.patches import PATCH_ENVIRONMENT
 
 STAGES = pathlib.Path(__file__).resolve().parents[2]
 PROTOCOL = STAGES / "protocol"
 FIXTURES = STAGES.parent / "fixtures" / "build"
+
+# For tests that run the real GNU patch, which the builder image has and a host may not.
+needs_patch = pytest.mark.skipif(
+    shutil.which("patch", path=PATCH_ENVIRONMENT["PATH"]) is None,
+    reason="GNU patch is not installed on this machine",
+)
 
 
 def protocol_job():

@@ -11,7 +11,7 @@ import pytest
 from build import driver, events
 from build.job import Job
 
-from .support import FIXTURES, pack_sdist
+from .support import FIXTURES, needs_patch, pack_sdist
 
 DRIVER = driver.__file__
 
@@ -24,7 +24,7 @@ def read_events(output):
     ]
 
 
-def job_for(tmp_path, name, sdist, wheels=(), mode="build"):
+def job_for(tmp_path, name, sdist, wheels=(), mode="build", patches=None):
     out = tmp_path / f"out-{name}-{mode}"
     out.mkdir()
     return Job(
@@ -38,6 +38,7 @@ def job_for(tmp_path, name, sdist, wheels=(), mode="build"):
         prefix_map_to=f"/usr/src/{name}-1.0",
         source_date_epoch=315532800,
         mode=mode,
+        patches=patches,
     )
 
 
@@ -112,6 +113,57 @@ def test_an_sdist_that_is_not_an_archive_fails_in_extract(tmp_path, monkeypatch,
     assert driver.build(job_for(tmp_path, "greet", sdist)) == events.EXIT_FAILED
     [failed] = read_events(capfd.readouterr().out)
     assert failed["phase"] == "extract"
+
+
+# greet's build requirements, with one more.
+MORE_REQUIREMENTS = """\
+--- a/pyproject.toml
++++ b/pyproject.toml
+@@ -1,4 +1,4 @@
+ # Pure Python, built by minibackend (itself built earlier in the same run).
+ [build-system]
+-requires = ["minibackend==1.0"]
++requires = ["minibackend==1.0", "patched-in"]
+ build-backend = "minibackend"
+"""
+
+
+def greet_with_patch(tmp_path, text, mode):
+    if not (FIXTURES / "greet").is_dir():
+        pytest.skip("fixtures/build is not beside stages/")
+    (tmp_path / "sdists").mkdir()
+    sdist = pack_sdist(FIXTURES / "greet", "greet", "1.0", tmp_path / "sdists")
+    patch_file = tmp_path / "0-more-requirements.patch"
+    patch_file.write_text(text)
+    return job_for(tmp_path, "greet", sdist, mode=mode, patches=[str(patch_file)])
+
+
+@needs_patch
+def test_the_hooks_see_the_patched_tree(tmp_path, monkeypatch, capfd):
+    # Mode `requires`: the patch is applied before the first thing that reads the tree.
+    monkeypatch.setattr(driver, "VENV_DIR", str(tmp_path / "venv"))
+    job = greet_with_patch(tmp_path, MORE_REQUIREMENTS, "requires")
+    assert driver.build(job) == events.EXIT_MISSING_BUILD_REQUIREMENTS
+    output = capfd.readouterr().out
+    assert f"offline-build: applied {job.patches[0]}" in output
+    assert read_events(output) == [
+        {"event": "missing-build-requirements", "requirements": ["minibackend==1.0", "patched-in"]}
+    ]
+
+
+@needs_patch
+def test_a_patch_that_does_not_apply_fails_in_phase_patch(tmp_path, monkeypatch, capfd):
+    monkeypatch.setattr(driver, "VENV_DIR", str(tmp_path / "venv"))
+    # Written against a greet that requires flit_core: its hunk does not match.
+    stale = MORE_REQUIREMENTS.replace('"minibackend==1.0"]', '"flit_core"]', 1)
+    job = greet_with_patch(tmp_path, stale, "build")
+    assert driver.build(job) == events.EXIT_FAILED
+    output = capfd.readouterr().out
+    [failed] = read_events(output)
+    assert failed["phase"] == "patch"
+    assert failed["message"].startswith(f"cannot apply {job.patches[0]}: patch exited with status 1:\n")
+    assert "Hunk #1 FAILED" in failed["message"]
+    assert f"offline-build: cannot apply {job.patches[0]}" in output
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,14 @@
 import json
 import sysconfig
 
-from build.environment import build_environment
+from build.environment import build_environment, with_user_environment
 from build.job import parse
 
 from .support import protocol_job
 
-JOB = parse(json.dumps(protocol_job()))
+# The protocol's job without the user's variables: what the driver sets on its own.
+JOB = parse(json.dumps({**protocol_job(), "env": None}))
+PREFIX_MAP = "-ffile-prefix-map=/tmp/src/greet-1.0=/usr/src/greet-1.0"
 
 
 def test_nothing_of_home_or_the_callers_environment(monkeypatch):
@@ -32,7 +34,7 @@ def test_reproducibility_settings():
 
 def test_cflags_carry_pythons_own_and_the_prefix_map():
     environment = build_environment(JOB, "/tmp/venv", python_cflags="-g -O2 -Wall")
-    expected = "-g -O2 -Wall -ffile-prefix-map=/tmp/src/greet-1.0=/usr/src/greet-1.0"
+    expected = f"-g -O2 -Wall {PREFIX_MAP}"
     assert environment["CFLAGS"] == expected
     assert environment["CXXFLAGS"] == expected
 
@@ -41,7 +43,7 @@ def test_cflags_default_to_this_pythons():
     environment = build_environment(JOB, "/tmp/venv")
     own = sysconfig.get_config_var("CFLAGS") or ""
     assert environment["CFLAGS"].startswith(own)
-    assert environment["CFLAGS"].endswith("-ffile-prefix-map=/tmp/src/greet-1.0=/usr/src/greet-1.0")
+    assert environment["CFLAGS"].endswith(PREFIX_MAP)
 
 
 def test_cargo_is_offline_for_every_build_and_remaps_its_paths():
@@ -56,3 +58,44 @@ def test_cargo_is_offline_for_every_build_and_remaps_its_paths():
     vendored = parse(json.dumps({**protocol_job(), "cargo": "/in/cargo"}))
     flags = build_environment(vendored, "/tmp/venv", python_cflags="-O2")["RUSTFLAGS"].split()
     assert "--remap-path-prefix=/in/cargo/vendor=/usr/src/crates" in flags
+
+
+def test_the_users_flags_come_after_ours_and_keep_the_path_rewriting():
+    user = {"CFLAGS": "-DNDEBUG", "CXXFLAGS": "-O3", "RUSTFLAGS": "-C target-cpu=x86-64-v2"}
+    job = parse(json.dumps({**protocol_job(), "env": user}))
+    environment = build_environment(job, "/tmp/venv", python_cflags="-O2")
+    assert environment["CFLAGS"] == f"-O2 {PREFIX_MAP} -DNDEBUG"
+    assert environment["CXXFLAGS"] == f"-O2 {PREFIX_MAP} -O3"
+    assert environment["RUSTFLAGS"].startswith("--remap-path-prefix=/tmp/src/greet-1.0=/usr/src/greet-1.0 ")
+    assert environment["RUSTFLAGS"].endswith(" -C target-cpu=x86-64-v2")
+
+
+def test_the_users_other_variables_are_set_as_given():
+    # CPPFLAGS and LDFLAGS are flag variables we do not set: theirs alone, no leading space.
+    user = {
+        "CPPFLAGS": "-I/usr/include/foo",
+        "LDFLAGS": "-Wl,-O1",
+        "GREET_NO_SPEEDUPS": "1",
+        "CARGO_INCREMENTAL": "1",
+    }
+    job = parse(json.dumps({**protocol_job(), "env": user}))
+    environment = build_environment(job, "/tmp/venv", python_cflags="-O2")
+    assert environment["CPPFLAGS"] == "-I/usr/include/foo"
+    assert environment["LDFLAGS"] == "-Wl,-O1"
+    assert environment["GREET_NO_SPEEDUPS"] == "1"
+    assert environment["CARGO_INCREMENTAL"] == "1"
+    assert environment["CFLAGS"] == f"-O2 {PREFIX_MAP}"
+
+
+def test_the_protocol_jobs_variables_apply():
+    environment = build_environment(parse(json.dumps(protocol_job())), "/tmp/venv", python_cflags="-O2")
+    assert environment["CFLAGS"] == f"-O2 {PREFIX_MAP} -DNDEBUG"
+    assert environment["GREET_NO_SPEEDUPS"] == "1"
+
+
+def test_merging_leaves_ours_alone():
+    ours = {"CFLAGS": "-O2", "PIP_NO_INDEX": "1"}
+    assert with_user_environment(ours, {"CFLAGS": ""}) == ours
+    merged = with_user_environment(ours, {"CFLAGS": "-g", "EMPTY": ""})
+    assert merged == {"CFLAGS": "-O2 -g", "PIP_NO_INDEX": "1", "EMPTY": ""}
+    assert ours == {"CFLAGS": "-O2", "PIP_NO_INDEX": "1"}

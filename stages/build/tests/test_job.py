@@ -8,7 +8,7 @@ import pytest
 from build import job as job_module
 from build.job import Job, JobError, parse
 
-from .support import protocol_job
+from .support import PROTOCOL, protocol_job
 
 
 def test_accepts_the_protocol_example():
@@ -33,7 +33,8 @@ def test_refuses_a_missing_required_field(field):
 
 
 @pytest.mark.parametrize(
-    ("field", "default"), [("mode", "build"), ("config_settings", None), ("cargo", None)]
+    ("field", "default"),
+    [("mode", "build"), ("config_settings", None), ("cargo", None), ("env", None), ("patches", None)],
 )
 def test_optional_fields_have_defaults(field, default):
     assert field in job_module.OPTIONAL
@@ -71,6 +72,20 @@ def test_says_which_options_were_removed(field):
         ("config_settings", {"level": 3}),
         ("cargo", "in/cargo"),
         ("cargo", ""),
+        ("env", ["CFLAGS=-O2"]),
+        ("env", {"CFLAGS": 2}),
+        ("env", {"CFLAGS": ["-O2"]}),
+        ("patches", "/in/patches/0-fix.patch"),
+        ("patches", ["0-fix.patch"]),
+        ("patches", ["/tmp/0-fix.patch"]),
+        ("patches", ["/in/patches-extra/0-fix.patch"]),
+        ("patches", ["/in/patches"]),
+        ("patches", ["/in/patches/"]),
+        ("patches", ["/in/patches/../sdist/evil.patch"]),
+        ("patches", ["/in/patches//0-fix.patch"]),
+        ("patches", ["/in/patches/./0-fix.patch"]),
+        ("patches", ["/in/patches/0-fix.patch\0"]),
+        ("patches", [None]),
     ],
 )
 def test_refuses_a_wrong_value(field, value):
@@ -87,3 +102,39 @@ def test_refuses_what_is_not_a_json_object(text):
 
 def test_every_field_is_checked():
     assert sorted(job_module._CHECKS) == sorted(f.name for f in dataclasses.fields(Job))
+
+
+def test_accepts_patches_in_the_patches_directory():
+    patches = ["/in/patches/1-second.patch", "/in/patches/greet/0-first.patch", "/in/patches/1-second.patch"]
+    assert parse(json.dumps({**protocol_job(), "patches": patches})).patches == patches
+    assert parse(json.dumps({**protocol_job(), "patches": []})).patches == []
+
+
+def test_accepts_the_users_variables():
+    env = {"CFLAGS": "", "_private": "x y", "GREET_LEVEL2": "caf\u00e9=1"}
+    assert parse(json.dumps({**protocol_job(), "env": env})).env == env
+
+
+@pytest.mark.parametrize("name", job_module.RESERVED_ENV)
+def test_refuses_a_variable_the_isolation_depends_on(name):
+    data = {**protocol_job(), "env": {"CFLAGS": "-O2", name: "/tmp/mine"}}
+    with pytest.raises(JobError, match=f"may not set `{name}`"):
+        parse(json.dumps(data))
+
+
+@pytest.mark.parametrize("name", ["", "1CFLAGS", "MY-FLAG", "MY FLAG", "A=B", "CFLAGS\n", "\u00c4", "A\0B"])
+def test_refuses_what_is_not_a_variable_name(name):
+    with pytest.raises(JobError, match="is not a variable name") as raised:
+        parse(json.dumps({**protocol_job(), "env": {name: "1"}}))
+    assert json.dumps(name) in str(raised.value)
+
+
+def test_refuses_a_value_holding_nul():
+    with pytest.raises(JobError, match="value of `CFLAGS` holds a NUL"):
+        parse(json.dumps({**protocol_job(), "env": {"CFLAGS": "-O2\0-O0"}}))
+
+
+def test_the_protocol_lists_the_reserved_variables():
+    # The orchestrator refuses the same list; the README is where both sides read it.
+    readme = (PROTOCOL / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in job_module.RESERVED_ENV)
