@@ -139,6 +139,7 @@ async fn a_hook_that_leaves_a_process_behind_reaches_nothing_and_changes_nothing
         runs_dir: None,
         policy: Default::default(),
         runtime: ob_testkit::image::runtime(),
+        config: Default::default(),
     };
     let outcome = resolve(&options, &NoReporter).await.unwrap();
 
@@ -199,6 +200,8 @@ async fn a_hook_that_leaves_a_process_behind_reaches_nothing_and_changes_nothing
         filename: lingerer.filename.clone(),
         sha256: lingerer.sha256.clone(),
         crates: Vec::new(),
+        settings: Default::default(),
+        patches: Vec::new(),
     };
     let minibackend_wheel = build_minibackend(&builder, dir.path(), &minibackend).await;
     let outcome = builder
@@ -254,6 +257,8 @@ async fn build_minibackend(
                 filename: packed.filename.clone(),
                 sha256: packed.sha256.clone(),
                 crates: Vec::new(),
+                settings: Default::default(),
+                patches: Vec::new(),
             },
             environment: &[],
             mode: Mode::Build,

@@ -43,6 +43,8 @@ pub struct BuildOptions {
     /// The OCI runtime every build runs under (`--runtime runsc` for gVisor); `None`: the
     /// daemon's default.
     pub runtime: Option<String>,
+    /// The lock's directory: the patches it pins are named relative to it.
+    pub lock_dir: PathBuf,
 }
 
 impl BuildOptions {
@@ -59,6 +61,7 @@ impl BuildOptions {
             cache: None,
             policy: InstallPolicy::default(),
             runtime: None,
+            lock_dir: PathBuf::from("."),
         }
     }
 }
@@ -73,6 +76,7 @@ pub async fn build(
 ) -> Result<BuildReport, BuildError> {
     let graph = BuildGraph::from_lock(lock)?;
     verify_sdists(lock, &options.wheelhouse).await?;
+    verify_patches(lock, &options.lock_dir)?;
 
     let sandbox = Sandbox::connect()
         .await
@@ -130,6 +134,7 @@ pub async fn build(
         reporter,
         out,
         wheelhouse: &options.wheelhouse,
+        lock_dir: &options.lock_dir,
         image: &image,
         source_date_epoch,
         jobs: options.jobs,
@@ -155,6 +160,29 @@ pub async fn build(
         Some(err) => Err(err),
         None => Ok(report),
     }
+}
+
+/// Checks every patch the lock pins (beside the lock) before any container starts; each step
+/// checks its copy again.
+fn verify_patches(lock: &Lock, lock_dir: &Path) -> Result<(), BuildError> {
+    for package in &lock.packages {
+        for patch in &package.settings.patches {
+            let path = lock_dir.join(&patch.path);
+            let found = crate::files::sha256_file(&path).map_err(|error| BuildError::Patch {
+                package: package.name.clone(),
+                path: path.clone(),
+                problem: format!("could not be read: {error}"),
+            })?;
+            if found != patch.sha256 {
+                return Err(BuildError::Patch {
+                    package: package.name.clone(),
+                    path,
+                    problem: format!("has sha256 {found}, but the lock pins {}", patch.sha256),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks every sdist against the lock (size and full sha256) before any container starts.

@@ -75,6 +75,16 @@ pub enum BuildError {
         #[source]
         source: Box<ob_cargo::CargoError>,
     },
+    /// A patch the lock pins for a package is missing, or not the file it pinned.
+    #[error("the patch `{}` of `{package}` {problem}", path.display())]
+    Patch {
+        /// The package it patches.
+        package: String,
+        /// The patch file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A file or directory could not be read or written.
     #[error("could not {action} `{}`", path.display())]
     Io {
@@ -108,7 +118,8 @@ impl BuildError {
             | BuildError::Cycle { .. }
             | BuildError::Wheelhouse { .. }
             | BuildError::ImageMismatch { .. }
-            | BuildError::Crate { .. } => true,
+            | BuildError::Crate { .. }
+            | BuildError::Patch { .. } => true,
             BuildError::WheelhouseCheck { source, .. } => source.is_rejection(),
             BuildError::Sandbox { .. } | BuildError::Io { .. } => false,
         }
@@ -134,6 +145,11 @@ impl BuildError {
             }
             BuildError::Crate { .. } => Some(
                 "the crate's archive is not one cargo publishes; resolve again, and report the package whose Cargo.lock pins it if it persists"
+                    .to_owned(),
+            ),
+            BuildError::Patch { .. } => Some(
+                "the lock pins every patch by sha256: restore the file the lock names, or resolve \
+                 again to pin the changed patch"
                     .to_owned(),
             ),
             BuildError::Io { .. } => None,

@@ -29,6 +29,8 @@ pub(crate) struct Run<'a> {
     pub out: &'a std::path::Path,
     /// The verified wheelhouse.
     pub wheelhouse: &'a std::path::Path,
+    /// The lock's directory, which its patches are relative to.
+    pub lock_dir: &'a std::path::Path,
     /// The image reference, for the report.
     pub image: &'a str,
     pub source_date_epoch: u64,
@@ -338,6 +340,13 @@ impl Run<'_> {
             filename: package.sdist.filename.clone(),
             sha256: package.sdist.sha256.clone(),
             crates,
+            settings: package.settings.clone(),
+            patches: package
+                .settings
+                .patches
+                .iter()
+                .map(|patch| self.lock_dir.join(&patch.path))
+                .collect(),
         }
     }
 

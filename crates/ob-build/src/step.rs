@@ -14,7 +14,8 @@ use ob_sandbox::{Executor, Mount, OutputLine, RunOutcome, RunSpec};
 
 use crate::cache::{CacheEntry, KeyInputs, Lookup, WheelCache};
 use crate::driver::{
-    self, CARGO_DIR, DriverEvent, Job, Mode, OUT_DIR, SDIST_DIR, STAGE_MOUNT, StageDir, WHEELS_DIR,
+    self, CARGO_DIR, DriverEvent, Job, Mode, OUT_DIR, PATCHES_DIR, SDIST_DIR, STAGE_MOUNT,
+    StageDir, WHEELS_DIR,
 };
 use crate::error::BuildError;
 use crate::install_policy::InstallPolicy;
@@ -177,6 +178,13 @@ pub struct SdistInput {
     /// The Rust crates its Cargo.lock pins, verified by the caller; vendored read-only into
     /// every step of this package (maturin's metadata hook runs `cargo metadata` already).
     pub crates: Vec<CrateInput>,
+    /// The user's settings for this package, as the lock records them: variables and
+    /// config settings for every step, patches applied before any hook. Part of the cache key.
+    pub settings: ob_lock::BuildSettings,
+    /// Where each of `settings.patches` is on the host, in the same order; each is copied
+    /// into the step and checked against its sha256 there, so that what is mounted is what
+    /// the lock pins.
+    pub patches: Vec<PathBuf>,
 }
 
 /// One verified `.crate` file a step vendors.
@@ -427,7 +435,7 @@ impl Builder {
             crates: &crates,
             image_digest: &self.options.image_digest,
             settings_digest: &self.settings_digest,
-            package_settings: "",
+            package_settings: &sdist.settings.digest_input(),
         }
         .key()
     }
@@ -624,6 +632,7 @@ impl Builder {
             self.options.source_date_epoch,
             request.mode,
         );
+        apply_settings(request, work.path(), &mut job, &mut inputs)?;
         if !request.sdist.crates.is_empty() {
             let cargo = work.path().join("cargo");
             vendor_crates(&request.sdist.crates, &cargo)?;
@@ -883,6 +892,92 @@ fn network_sign(line: &str) -> Option<String> {
         .iter()
         .find(|sign| line.contains(*sign))
         .map(|sign| format!("an address (\"{sign}\")"))
+}
+
+/// Puts the user's settings for the package into the job: its variables, its config settings,
+/// and its patches, copied into the step directory (mounted read-only) and checked there.
+fn apply_settings(
+    request: &StepRequest<'_>,
+    work: &Path,
+    job: &mut Job,
+    inputs: &mut Vec<Mount>,
+) -> Result<(), BuildError> {
+    let settings = &request.sdist.settings;
+    if !settings.env.is_empty() {
+        job.env = Some(settings.env.clone());
+    }
+    if !settings.config_settings.is_empty() {
+        job.config_settings = Some(
+            settings
+                .config_settings
+                .iter()
+                .map(|(key, value)| {
+                    let value = match value {
+                        ob_lock::ConfigSetting::One(one) => serde_json::Value::from(one.clone()),
+                        ob_lock::ConfigSetting::Many(many) => serde_json::Value::from(many.clone()),
+                    };
+                    (key.clone(), value)
+                })
+                .collect(),
+        );
+    }
+    if settings.patches.is_empty() {
+        return Ok(());
+    }
+    let dir = work.join("patches");
+    fs_err::create_dir(&dir).map_err(BuildError::io("create", &dir))?;
+    let mut mounted = Vec::new();
+    for (index, patch) in settings.patches.iter().enumerate() {
+        let Some(source) = request.sdist.patches.get(index) else {
+            return Err(BuildError::Patch {
+                package: request.name.to_owned(),
+                path: PathBuf::from(&patch.path),
+                problem: "was not found beside the lock".to_owned(),
+            });
+        };
+        let name = format!("{index}-{}", safe_file_name(&patch.path));
+        let copy = dir.join(&name);
+        fs_err::copy(source, &copy).map_err(|error| BuildError::Patch {
+            package: request.name.to_owned(),
+            path: source.clone(),
+            problem: format!("could not be read: {error}"),
+        })?;
+        let found = crate::files::sha256_file(&copy).map_err(BuildError::io("read", &copy))?;
+        if found != patch.sha256 {
+            return Err(BuildError::Patch {
+                package: request.name.to_owned(),
+                path: source.clone(),
+                problem: format!("has sha256 {found}, but the lock pins {}", patch.sha256),
+            });
+        }
+        mounted.push(format!("{PATCHES_DIR}/{name}"));
+    }
+    inputs.push(Mount::new(
+        std::path::absolute(&dir).map_err(BuildError::io("find", &dir))?,
+        PATCHES_DIR,
+    ));
+    job.patches = Some(mounted);
+    Ok(())
+}
+
+/// The last part of `path` with anything but `[A-Za-z0-9._-]` replaced: a name in the container.
+fn safe_file_name(path: &str) -> String {
+    let last = path.rsplit('/').next().unwrap_or(path);
+    let name: String = last
+        .chars()
+        .take(100)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match name.trim_start_matches('.') {
+        "" => "patch".to_owned(),
+        trimmed => trimmed.to_owned(),
+    }
 }
 
 /// Splits what a build left in its output directory into the package's wheel (checked) and

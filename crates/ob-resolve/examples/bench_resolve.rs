@@ -126,6 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 runs_dir: None,
                 policy: Default::default(),
                 runtime: None,
+                config: Default::default(),
             })
         };
     let (mut ours_cold, mut ours_warm, mut pip) = (Vec::new(), Vec::new(), Vec::new());

@@ -26,6 +26,7 @@ use crate::ResolveError;
 use crate::book::MetadataBook;
 use crate::sdist::SdistFacts;
 use crate::session::{Answer, Resolution, SessionError};
+use crate::settings::BuildConfig;
 
 /// Corrections of metadata after which a resolve that still changes is going round in circles.
 const MAX_CORRECTIONS: u64 = 1000;
@@ -77,8 +78,9 @@ pub enum Action {
         env: EnvKey,
         /// Requirements, metadata or a wheel.
         mode: Mode,
-        /// Its verified sdist.
-        sdist: SdistInput,
+        /// Its verified sdist (boxed: it carries the package's settings, and the other
+        /// actions are small).
+        sdist: Box<SdistInput>,
         /// The environment's wheels.
         environment: Vec<EnvWheel>,
     },
@@ -207,6 +209,8 @@ pub struct Engine {
     /// Nodes waiting for wheels, with what they wait on (for naming a cycle).
     waits: BTreeMap<Pin, Vec<Pin>>,
     reachable: BTreeSet<Pin>,
+    /// The user's per-package build settings.
+    config: Arc<BuildConfig>,
 }
 
 fn pin(name: &str, version: &str) -> Pin {
@@ -245,7 +249,16 @@ impl Engine {
             changed: HashMap::new(),
             waits: BTreeMap::new(),
             reachable: BTreeSet::new(),
+            config: Arc::default(),
         }
+    }
+
+    /// Applies the user's per-package build settings: their `extra-build-requires` join a
+    /// package's static build requirements, their variables, config settings and patches go
+    /// to every step of it.
+    pub fn with_config(mut self, config: Arc<BuildConfig>) -> Engine {
+        self.config = config;
+        self
     }
 
     /// Packages the current resolutions reach.
@@ -539,16 +552,19 @@ impl Engine {
             return Ok(Status::Waiting);
         };
         state.stepping = true;
+        let (settings, patches) = self.config.for_package(&node.name, &node.version);
         actions.push(Action::Step {
             node: node.clone(),
             env: key,
             mode: goal,
-            sdist: SdistInput {
+            sdist: Box::new(SdistInput {
                 path: path.clone(),
                 filename: served.filename.clone(),
                 sha256: served.sha256.clone(),
                 crates: self.book.crates(&served.filename),
-            },
+                settings,
+                patches,
+            }),
             environment: wheels,
         });
         Ok(Status::Waiting)
@@ -639,8 +655,18 @@ impl Engine {
                 let state = self.nodes.get_mut(&node).ok_or_else(|| unknown(&node))?;
                 state.inspecting = false;
                 match result {
-                    Ok(sdist) => {
-                        state.sdist = Some(sdist);
+                    Ok((path, served, facts)) => {
+                        let (settings, _) = self.config.for_package(&node.name, &node.version);
+                        // What the user added counts as the sdist's own static requirements:
+                        // every environment of the package is resolved with them.
+                        let facts = if settings.extra_build_requires.is_empty() {
+                            facts
+                        } else {
+                            let mut more = (*facts).clone();
+                            more.build_requires.extend(settings.extra_build_requires);
+                            Arc::new(more)
+                        };
+                        state.sdist = Some((path, served, facts));
                         Ok(Vec::new())
                     }
                     Err(problem) => {

@@ -21,6 +21,7 @@
 //!     runs_dir: None,
 //!     policy: Default::default(),
 //!     runtime: None,
+//!     config: Default::default(),
 //!     build_timeout: std::time::Duration::from_secs(1800),
 //!     timeout: std::time::Duration::from_secs(3600),
 //! };
@@ -40,6 +41,7 @@ mod requirement;
 mod resolve;
 pub mod sdist;
 pub mod session;
+pub mod settings;
 
 pub use error::ResolveError;
 pub use input::{RequirementSources, Requirements};
@@ -47,3 +49,4 @@ pub use resolve::{
     NoReporter, Phase, ResolveOptions, ResolveOutcome, ResolveReporter, SOURCE_DATE_EPOCH,
     parse_exclude_newer, resolve,
 };
+pub use settings::BuildConfig;

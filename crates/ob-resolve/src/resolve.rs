@@ -25,6 +25,7 @@ use crate::crates::{CrateStore, PinnedCrate};
 use crate::engine::{Action, Engine, Event, Locked, lock_dependencies};
 use crate::input::Requirements;
 use crate::session::Session;
+use crate::settings::BuildConfig;
 
 /// `SOURCE_DATE_EPOCH` recorded in the lock and used by hooks and verification builds:
 /// 1980-01-01, the earliest time a zip can hold (the build stage's default too).
@@ -62,6 +63,9 @@ pub struct ResolveOptions {
     /// The OCI runtime every hook run and verification build runs under (`runsc` for gVisor);
     /// the session, which runs no third-party code, stays on the daemon's default.
     pub runtime: Option<String>,
+    /// The user's per-package build settings ([`BuildConfig::find`]); written into the lock
+    /// for the packages they match.
+    pub config: BuildConfig,
 }
 
 /// Failed runs kept in `runs_dir`: at most this many, none older than [`KEEP_RUNS_FOR`].
@@ -267,12 +271,16 @@ pub async fn resolve(
         options.jobs.max(1),
         options.timeout,
     )?;
+    for note in &options.config.notes {
+        reporter.on_warning(note);
+    }
     let mut engine = Engine::new(
         &options.requirements.requirements,
         &options.requirements.constraints,
         options.verify_build,
         book.clone(),
-    );
+    )
+    .with_config(Arc::new(options.config.clone()));
     let context = Context {
         book,
         crates: &crates,
@@ -295,6 +303,13 @@ pub async fn resolve(
     };
     let locked = engine.finish()?;
     let lock = make_lock(options, &image, &locked, &crates)?;
+    for warning in options.config.unmatched(
+        lock.packages
+            .iter()
+            .map(|package| (package.name.as_str(), package.version.as_str())),
+    ) {
+        reporter.on_warning(&warning);
+    }
     let runtime = lock.runtime_packages().count();
     Ok(ResolveOutcome {
         runtime,
@@ -621,6 +636,10 @@ fn make_lock(
                 size: file.size,
                 sha256: file.sha256.clone(),
             },
+            settings: options
+                .config
+                .for_package(&entry.pin.name, &entry.pin.version)
+                .0,
             build_requires: entry
                 .build_requires
                 .iter()

@@ -50,6 +50,7 @@ fn options(index: &TestIndex, specs: &[&str], verify: bool) -> ResolveOptions {
         runs_dir: None,
         policy: Default::default(),
         runtime: None,
+        config: Default::default(),
     }
 }
 

@@ -24,6 +24,10 @@ pub async fn exec(args: BuildArgs, printer: &Printer) -> anyhow::Result<Exit> {
     options.check_reproducible = args.check_reproducible;
     options.verify_install = args.verify_install;
     options.runtime = args.runtime.runtime.clone();
+    options.lock_dir = match args.lock.lock.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
     options.policy = ob_build::install_policy::InstallPolicy::allowing_pth(
         args.allow_pth.iter().map(String::as_str),
     );

@@ -38,6 +38,14 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
         Some(url) => IndexUrl::parse(url, IndexSource::CommandLine).map_err(rejected)?,
         None => ob_index::default_index_url()?,
     };
+    let config = ob_resolve::BuildConfig::find(&args.lock.lock, args.project.as_deref())
+        .map_err(classify)?;
+    if let Some(source) = &config.source {
+        printer.info(format!(
+            "Per-package build settings from {}",
+            source.display()
+        ));
+    }
     let exclude_newer = args
         .exclude_newer
         .as_deref()
@@ -74,8 +82,9 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
         policy: ob_build::install_policy::InstallPolicy::allowing_pth(
             args.allow_pth.iter().map(String::as_str),
         ),
+        config,
     };
-    let reporter = SpinnerReporter::new(printer.multi_progress());
+    let reporter = SpinnerReporter::new(printer);
     let result = tokio::select! {
         result = ob_resolve::resolve(&options, &reporter) => result,
         _ = tokio::signal::ctrl_c() => {
@@ -220,13 +229,15 @@ fn runs_dir() -> Option<PathBuf> {
 /// One spinner per phase; hidden with --quiet, --no-progress, or when stderr is not a terminal.
 struct SpinnerReporter {
     progress: MultiProgress,
+    printer: Printer,
     current: std::sync::Mutex<Option<ProgressBar>>,
 }
 
 impl SpinnerReporter {
-    fn new(progress: MultiProgress) -> SpinnerReporter {
+    fn new(printer: &Printer) -> SpinnerReporter {
         SpinnerReporter {
-            progress,
+            progress: printer.multi_progress(),
+            printer: printer.clone(),
             current: std::sync::Mutex::new(None),
         }
     }
@@ -301,9 +312,14 @@ impl ResolveReporter for SpinnerReporter {
     }
 
     fn on_warning(&self, message: &str) {
-        let _ = self.progress.println(format!(
-            "warning: {}",
-            crate::printer::escape_controls(message)
-        ));
+        // Without a terminal the bars are hidden, and so is what they would print.
+        if self.progress.is_hidden() {
+            self.printer.warn(message);
+        } else {
+            let _ = self.progress.println(format!(
+                "warning: {}",
+                crate::printer::escape_controls(message)
+            ));
+        }
     }
 }
