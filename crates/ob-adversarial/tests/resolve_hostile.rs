@@ -140,6 +140,7 @@ async fn a_hook_that_leaves_a_process_behind_reaches_nothing_and_changes_nothing
         policy: Default::default(),
         runtime: ob_testkit::image::runtime(),
         config: Default::default(),
+        keep_going: false,
     };
     let outcome = resolve(&options, &NoReporter).await.unwrap();
 

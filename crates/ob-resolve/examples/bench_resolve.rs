@@ -127,6 +127,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 policy: Default::default(),
                 runtime: None,
                 config: Default::default(),
+                keep_going: false,
             })
         };
     let (mut ours_cold, mut ours_warm, mut pip) = (Vec::new(), Vec::new(), Vec::new());

@@ -10,6 +10,12 @@
 //! A build step can only run once every package of its environment has its wheel, built in
 //! that package's own final environment. A build's METADATA that differs from what pip was told
 //! replaces it, and every resolution that used it is done again.
+//!
+//! With `keep_going`, a package's own failure (its sdist, a resolution of its build
+//! environment, its hooks, its build, a cycle) is recorded instead of returned: the package is
+//! failed, every package that waits for its wheel (directly or through others) is blocked, and
+//! the rest goes on; [`Engine::failure`] gives the record at the end. Errors that are nobody's
+//! package's (internal ones, the session's) are returned either way.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -24,6 +30,7 @@ use ob_lock::{Dependency, Pin};
 
 use crate::ResolveError;
 use crate::book::MetadataBook;
+use crate::error::{BlockedPackage, FailurePhase, PackageFailure};
 use crate::sdist::SdistFacts;
 use crate::session::{Answer, Resolution, SessionError};
 use crate::settings::BuildConfig;
@@ -152,6 +159,9 @@ enum ResState {
         epoch: u64,
         resolution: Arc<Resolution>,
     },
+    /// With `keep_going`: it failed, and is not asked again; every package whose build
+    /// environment it is fails with it.
+    Failed(SessionError),
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +204,8 @@ struct Node {
 enum Status {
     Complete,
     Waiting,
+    /// With `keep_going`: it failed (see [`Engine::failure`]).
+    Failed,
 }
 
 /// The engine of one resolve.
@@ -211,6 +223,17 @@ pub struct Engine {
     reachable: BTreeSet<Pin>,
     /// The user's per-package build settings.
     config: Arc<BuildConfig>,
+    /// Record a package's failure and go on, instead of returning it.
+    keep_going: bool,
+    /// With `keep_going`: every failure so far, in the order they came.
+    failures: Vec<PackageFailure>,
+    /// The nodes of `failures`.
+    failed: BTreeSet<Pin>,
+    /// Waiting nodes that can never go on, with the failed nodes behind them (names): as of
+    /// the last plan.
+    blocked: BTreeMap<Pin, BTreeSet<String>>,
+    /// Complete nodes, as of the last plan.
+    complete: BTreeSet<Pin>,
 }
 
 fn pin(name: &str, version: &str) -> Pin {
@@ -250,6 +273,123 @@ impl Engine {
             waits: BTreeMap::new(),
             reachable: BTreeSet::new(),
             config: Arc::default(),
+            keep_going: false,
+            failures: Vec::new(),
+            failed: BTreeSet::new(),
+            blocked: BTreeMap::new(),
+            complete: BTreeSet::new(),
+        }
+    }
+
+    /// Goes on after a package fails, with everything that does not need it; the failures
+    /// are [`Engine::failure`] at the end.
+    pub fn keep_going(mut self, keep_going: bool) -> Engine {
+        self.keep_going = keep_going;
+        self
+    }
+
+    /// Failures recorded so far (with `keep_going`).
+    pub fn failures(&self) -> usize {
+        self.failures.len()
+    }
+
+    /// With `keep_going`, once [`Plan::done`]: every failure, what they blocked and what
+    /// resolved, or `None` when nothing failed. Takes the failures out.
+    pub fn failure(&mut self) -> Option<ResolveError> {
+        if self.failures.is_empty() {
+            return None;
+        }
+        let mut failures = std::mem::take(&mut self.failures);
+        failures.sort_by(|a, b| {
+            (&a.package, &a.version, a.phase).cmp(&(&b.package, &b.version, b.phase))
+        });
+        let blocked = self
+            .blocked
+            .iter()
+            .map(|(node, because)| BlockedPackage::new(node, because.iter().cloned().collect()))
+            .collect();
+        Some(ResolveError::Several {
+            failures,
+            blocked,
+            resolved: self.complete.iter().cloned().collect(),
+        })
+    }
+
+    /// Fails `node` with `error`: returned without `keep_going`, recorded (once per node)
+    /// with it.
+    fn fail(
+        &mut self,
+        node: &Pin,
+        phase: FailurePhase,
+        error: ResolveError,
+    ) -> Result<(), ResolveError> {
+        if !self.keep_going {
+            return Err(error);
+        }
+        let failure =
+            PackageFailure::new(node.name.clone(), Some(node.version.clone()), phase, error);
+        self.record(node, failure);
+        Ok(())
+    }
+
+    /// Records the failure of `node`, the first one only.
+    fn record(&mut self, node: &Pin, failure: PackageFailure) {
+        if self.failed.insert(node.clone()) {
+            self.failures.push(failure);
+        }
+    }
+
+    /// Fails `node` because the resolution of its build environment `key` failed (only with
+    /// `keep_going`: without it the resolution's answer was the error).
+    fn fail_resolution(&mut self, node: &Pin, key: &EnvKey, error: SessionError) {
+        let log = PathBuf::from(&error.log);
+        let error = self.resolution_error(key, error, Some(node));
+        let failure = PackageFailure::new(
+            node.name.clone(),
+            Some(node.version.clone()),
+            FailurePhase::Resolution,
+            error,
+        )
+        .or_log(log);
+        self.record(node, failure);
+    }
+
+    /// Why the resolution of `key` failed, if it did (with `keep_going`).
+    fn failed_resolution(&self, key: &EnvKey) -> Option<SessionError> {
+        match self.resolutions.get(key)? {
+            ResState::Failed(error) => Some(error.clone()),
+            _ => None,
+        }
+    }
+
+    /// Waiting nodes that lack a wheel of a failed node, or of a node that is itself blocked,
+    /// with the failed nodes behind each: to a fixpoint over [`Engine::waits`].
+    fn blocked_by_failures(&self) -> BTreeMap<Pin, BTreeSet<String>> {
+        let mut blocked: BTreeMap<Pin, BTreeSet<String>> = BTreeMap::new();
+        if self.failed.is_empty() {
+            return blocked;
+        }
+        loop {
+            let mut changed = false;
+            for (node, lacking) in &self.waits {
+                let mut because = BTreeSet::new();
+                for member in lacking {
+                    if self.failed.contains(member) {
+                        because.insert(member.name.clone());
+                    }
+                    if let Some(theirs) = blocked.get(member) {
+                        because.extend(theirs.iter().cloned());
+                    }
+                }
+                // The causes only grow, so this ends.
+                if !because.is_empty() && blocked.get(node) != Some(&because) {
+                    blocked.insert(node.clone(), because);
+                    changed = true;
+                }
+            }
+            if !changed {
+                return blocked;
+            }
         }
     }
 
@@ -285,7 +425,7 @@ impl Engine {
                 });
                 (!stale).then(|| resolution.clone())
             }
-            ResState::Requested => None,
+            ResState::Requested | ResState::Failed(_) => None,
         }
     }
 
@@ -294,7 +434,10 @@ impl Engine {
         if let Some(resolution) = self.fresh(key) {
             return Some(resolution);
         }
-        if !matches!(self.resolutions.get(key), Some(ResState::Requested)) {
+        if !matches!(
+            self.resolutions.get(key),
+            Some(ResState::Requested | ResState::Failed(_))
+        ) {
             self.resolutions.insert(key.clone(), ResState::Requested);
             actions.push(Action::Resolve {
                 key: key.clone(),
@@ -389,9 +532,16 @@ impl Engine {
         }
         let top_key = self.top.clone();
         let Some(top) = self.want(&top_key, &mut actions) else {
+            // With `keep_going` a failed top-level resolution ends it: nothing else can go on.
+            let failed = self.failed_resolution(&top_key).is_some();
+            if failed {
+                self.reachable.clear();
+                self.blocked.clear();
+                self.complete.clear();
+            }
             return Ok(Plan {
                 actions,
-                done: false,
+                done: failed,
             });
         };
         self.add_nodes(&top);
@@ -404,6 +554,11 @@ impl Engine {
         loop {
             let before = (reachable.len(), needed.len());
             for node in reachable.clone() {
+                // A failed node needs nothing more; what it reached is reached through others
+                // or not at all.
+                if self.failed.contains(&node) {
+                    continue;
+                }
                 let goal = self.goal(&node, &needed);
                 let Some(static_key) = self.static_key(&node) else {
                     continue;
@@ -441,13 +596,22 @@ impl Engine {
         self.reachable = reachable.clone();
 
         self.waits.clear();
-        let mut complete = true;
+        let mut waiting = Vec::new();
+        let mut complete_nodes = BTreeSet::new();
         for node in &reachable {
             let goal = self.goal(node, &needed);
-            if let Status::Waiting = self.advance(node, goal, &mut actions)? {
-                complete = false;
+            match self.advance(node, goal, &mut actions)? {
+                Status::Complete => {
+                    complete_nodes.insert(node.clone());
+                }
+                Status::Waiting => waiting.push(node.clone()),
+                Status::Failed => {}
             }
         }
+        self.complete = complete_nodes;
+        self.blocked = self.blocked_by_failures();
+        // Blocked nodes wait for ever: they do not hold the resolve up.
+        let complete = waiting.iter().all(|node| self.blocked.contains_key(node));
         let done = complete && actions.is_empty();
         Ok(Plan { actions, done })
     }
@@ -459,6 +623,9 @@ impl Engine {
         goal: Mode,
         actions: &mut Vec<Action>,
     ) -> Result<Status, ResolveError> {
+        if self.failed.contains(node) {
+            return Ok(Status::Failed);
+        }
         let Some(state) = self.nodes.get_mut(node) else {
             return Ok(Status::Waiting);
         };
@@ -475,20 +642,30 @@ impl Engine {
         let Some(static_key) = self.static_key(node) else {
             return Ok(Status::Waiting);
         };
+        if let Some(error) = self.failed_resolution(&static_key) {
+            self.fail_resolution(node, &static_key, error);
+            return Ok(Status::Failed);
+        }
         let Some(static_env) = self.fresh(&static_key) else {
             return Ok(Status::Waiting);
         };
         if pins_of(&static_env).contains(node) {
-            return Err(ResolveError::Cycle {
+            let cycle = ResolveError::Cycle {
                 cycle: vec![node.name.clone(), node.name.clone()],
-            });
+            };
+            self.fail(node, FailurePhase::Cycle, cycle)?;
+            return Ok(Status::Failed);
         }
         // The environment to work in: the final one when known, else the static one, where
         // the first step learns what the hooks want.
         let (key, environment) = match self.reported(node, &static_key) {
             None => (static_key.clone(), static_env),
-            Some(_) => {
+            Some(reported) => {
                 let Some((key, environment)) = self.final_env(node) else {
+                    if let Some((full_key, error)) = self.failed_full_env(node, &reported) {
+                        self.fail_resolution(node, &full_key, error);
+                        return Ok(Status::Failed);
+                    }
                     // The full environment is being resolved.
                     return Ok(Status::Waiting);
                 };
@@ -497,24 +674,17 @@ impl Engine {
                 if goal == Mode::Requires {
                     return Ok(Status::Complete);
                 }
-                if let Some(record) = self.nodes.get(node).and_then(|n| n.records.get(&key)) {
-                    if key != static_key {
-                        self.check_consistent(node, &key, record)?;
-                    }
-                    if let Outcome::Missing(requirements) = &record.outcome {
-                        return Err(self.step_error(
-                            node,
-                            record.mode,
-                            &BuildFailure::MissingBuildRequirements {
-                                requirements: requirements.clone(),
-                            },
-                            String::new(),
-                            PathBuf::new(),
-                        ));
-                    }
-                    if record.satisfies(goal) {
-                        return Ok(Status::Complete);
-                    }
+                if let Some(error) = self.failed_step(node, &key, &static_key) {
+                    self.fail(node, FailurePhase::Hooks, error)?;
+                    return Ok(Status::Failed);
+                }
+                if self
+                    .nodes
+                    .get(node)
+                    .and_then(|n| n.records.get(&key))
+                    .is_some_and(|record| record.satisfies(goal))
+                {
+                    return Ok(Status::Complete);
                 }
                 (key, environment)
             }
@@ -570,6 +740,37 @@ impl Engine {
         Ok(Status::Waiting)
     }
 
+    /// The resolution of the full build environment (static plus `reported`), when it failed.
+    fn failed_full_env(&self, node: &Pin, reported: &[String]) -> Option<(EnvKey, SessionError)> {
+        let facts = &self.nodes.get(node)?.sdist.as_ref()?.2;
+        let key = EnvKey::build_environment(facts.build_requires.iter().chain(reported));
+        let error = self.failed_resolution(&key)?;
+        Some((key, error))
+    }
+
+    /// What is wrong with the step recorded in `key`, the final environment: hooks that name
+    /// other requirements there than in the static one, or requirements it still lacks.
+    fn failed_step(&self, node: &Pin, key: &EnvKey, static_key: &EnvKey) -> Option<ResolveError> {
+        let record = self.nodes.get(node)?.records.get(key)?;
+        if key != static_key
+            && let Err(error) = self.check_consistent(node, key, record)
+        {
+            return Some(error);
+        }
+        match &record.outcome {
+            Outcome::Missing(requirements) => Some(self.step_error(
+                node,
+                FailurePhase::Hooks,
+                &BuildFailure::MissingBuildRequirements {
+                    requirements: requirements.clone(),
+                },
+                String::new(),
+                PathBuf::new(),
+            )),
+            _ => None,
+        }
+    }
+
     /// A step in the full environment must name the requirements that made it: hooks that
     /// name other ones in other environments cannot be locked.
     fn check_consistent(
@@ -600,39 +801,52 @@ impl Engine {
         })
     }
 
-    /// Only cycles are left when nothing runs and nothing can start: name one.
-    pub fn stuck(&self) -> ResolveError {
+    /// Only cycles are left when nothing runs and nothing can start: name one. Without
+    /// `keep_going` that is the error; with it, every package of the cycle fails and the
+    /// resolve goes on (so this returns `Ok`). A stall that is no cycle is an error either way.
+    pub fn stuck(&mut self) -> Result<(), ResolveError> {
+        // Blocked packages wait on failures, not on each other.
+        let open = |node: &Pin| self.waits.contains_key(node) && !self.blocked.contains_key(node);
         let waits: BTreeMap<&Pin, Vec<&Pin>> = self
             .waits
             .iter()
-            .map(|(node, on)| {
-                (
-                    node,
-                    on.iter().filter(|o| self.waits.contains_key(*o)).collect(),
-                )
-            })
+            .filter(|(node, _)| open(node))
+            .map(|(node, on)| (node, on.iter().filter(|o| open(o)).collect()))
             .collect();
-        for start in waits.keys() {
+        let mut found: Option<Vec<Pin>> = None;
+        'search: for start in waits.keys() {
             let mut path = vec![*start];
             let mut current = *start;
             while let Some(next) = waits.get(current).and_then(|on| on.first()) {
                 if let Some(position) = path.iter().position(|seen| seen == next) {
-                    let mut cycle: Vec<String> =
-                        path[position..].iter().map(|p| p.name.clone()).collect();
-                    cycle.push(next.name.clone());
-                    return ResolveError::Cycle { cycle };
+                    found = Some(path[position..].iter().map(|p| (*p).clone()).collect());
+                    break 'search;
                 }
                 path.push(next);
                 current = next;
             }
         }
-        ResolveError::Driver {
-            message: format!(
-                "the resolve stalled with {} package(s) waiting and none of them in a cycle",
-                self.waits.len()
-            ),
-            log: None,
+        let Some(members) = found else {
+            return Err(ResolveError::Driver {
+                message: format!(
+                    "the resolve stalled with {} package(s) waiting and none of them in a cycle",
+                    waits.len()
+                ),
+                log: None,
+            });
+        };
+        let mut cycle: Vec<String> = members.iter().map(|p| p.name.clone()).collect();
+        cycle.extend(members.first().map(|first| first.name.clone()));
+        for member in &members {
+            self.fail(
+                member,
+                FailurePhase::Cycle,
+                ResolveError::Cycle {
+                    cycle: cycle.clone(),
+                },
+            )?;
         }
+        Ok(())
     }
 
     /// Takes in what came back. Returns warnings for the user.
@@ -649,11 +863,33 @@ impl Engine {
                     );
                     Ok(Vec::new())
                 }
-                Err(error) => Err(self.resolution_error(&key, error)),
+                Err(error) if !self.keep_going => Err(self.resolution_error(&key, error, None)),
+                Err(error) => {
+                    let explained = self.resolution_error(&key, error.clone(), None);
+                    // The session's own trouble is nobody's package's.
+                    if let ResolveError::Driver { .. } = explained {
+                        return Err(explained);
+                    }
+                    // A build environment fails each package that needs it (see `advance`);
+                    // the top-level resolution fails the resolve.
+                    if key == self.top {
+                        let failure = PackageFailure::new(
+                            error.package.clone(),
+                            None,
+                            FailurePhase::Resolution,
+                            explained,
+                        )
+                        .or_log(PathBuf::from(&error.log));
+                        self.failures.push(failure);
+                    }
+                    self.resolutions.insert(key, ResState::Failed(error));
+                    Ok(Vec::new())
+                }
             },
             Event::Inspected { node, result } => {
                 let state = self.nodes.get_mut(&node).ok_or_else(|| unknown(&node))?;
                 state.inspecting = false;
+                let filename = state.filename.clone();
                 match result {
                     Ok((path, served, facts)) => {
                         let (settings, _) = self.config.for_package(&node.name, &node.version);
@@ -670,17 +906,17 @@ impl Engine {
                         Ok(Vec::new())
                     }
                     Err(problem) => {
-                        let message = format!(
-                            "its sdist `{}` could not be read: {problem}",
-                            state.filename
-                        );
-                        Err(ResolveError::BuildFailed {
+                        let message =
+                            format!("its sdist `{filename}` could not be read: {problem}");
+                        let error = ResolveError::BuildFailed {
                             package: node.name.clone(),
                             via: self.why(&node).into(),
                             message,
                             tail: String::new(),
                             log: PathBuf::new(),
-                        })
+                        };
+                        self.fail(&node, FailurePhase::Sdist, error)?;
+                        Ok(Vec::new())
                     }
                 }
             }
@@ -701,7 +937,7 @@ impl Engine {
                 if let Some((text, why)) =
                     crate::requirement::first_refused(reported.iter().flatten())
                 {
-                    return Err(ResolveError::BuildFailed {
+                    let error = ResolveError::BuildFailed {
                         package: node.name.clone(),
                         via: self.why(&node).into(),
                         message: format!(
@@ -711,29 +947,30 @@ impl Engine {
                         ),
                         tail: String::new(),
                         log,
-                    });
-                }
-                let (record_outcome, metadata) =
-                    match outcome.result {
-                        StepResult::Wheel(wheel) => {
-                            let metadata = wheel.metadata.clone();
-                            (Outcome::Wheel(Box::new(wheel)), Some(metadata))
-                        }
-                        StepResult::Requirements => (Outcome::Done, None),
-                        StepResult::Metadata(metadata) => (Outcome::Done, Some(metadata)),
-                        StepResult::Failed(BuildFailure::MissingBuildRequirements {
-                            requirements,
-                        }) if reported.is_some() => (Outcome::Missing(requirements), None),
-                        StepResult::Failed(failure) => {
-                            return Err(self.step_error(
-                                &node,
-                                mode,
-                                &failure,
-                                outcome.tail.join("\n"),
-                                log,
-                            ));
-                        }
                     };
+                    self.fail(&node, FailurePhase::Hooks, error)?;
+                    return Ok(warnings);
+                }
+                let (record_outcome, metadata) = match outcome.result {
+                    StepResult::Wheel(wheel) => {
+                        let metadata = wheel.metadata.clone();
+                        (Outcome::Wheel(Box::new(wheel)), Some(metadata))
+                    }
+                    StepResult::Requirements => (Outcome::Done, None),
+                    StepResult::Metadata(metadata) => (Outcome::Done, Some(metadata)),
+                    StepResult::Failed(BuildFailure::MissingBuildRequirements { requirements })
+                        if reported.is_some() =>
+                    {
+                        (Outcome::Missing(requirements), None)
+                    }
+                    StepResult::Failed(failure) => {
+                        let phase = step_phase(mode, reported.is_some());
+                        let error =
+                            self.step_error(&node, phase, &failure, outcome.tail.join("\n"), log);
+                        self.fail(&node, phase, error)?;
+                        return Ok(warnings);
+                    }
+                };
                 if let Some(metadata) = metadata
                     && self.book.correct(&filename, &metadata)
                 {
@@ -757,14 +994,15 @@ impl Engine {
     fn step_error(
         &self,
         node: &Pin,
-        mode: Mode,
+        phase: FailurePhase,
         failure: &BuildFailure,
         tail: String,
         log: PathBuf,
     ) -> ResolveError {
         let via: Box<str> = self.why(node).into();
         let package = node.name.clone();
-        let what = if mode == Mode::Build {
+        let building = phase == FailurePhase::VerificationBuild;
+        let what = if building {
             "its build"
         } else {
             "running its hooks"
@@ -783,7 +1021,7 @@ impl Engine {
                 format!("{what} took longer than {seconds} s, and was stopped (--timeout)")
             }
             BuildFailure::MissingBuildRequirements { .. } => failure.to_string(),
-            other if mode == Mode::Build => format!("its verification build {other}"),
+            other if building => format!("its verification build {other}"),
             other => format!("its build hooks {other}"),
         };
         let message = match ob_build::diagnosis::diagnose_log(&log) {
@@ -799,9 +1037,9 @@ impl Engine {
         }
     }
 
-    fn resolution_error(&self, key: &EnvKey, error: SessionError) -> ResolveError {
-        // Whose environment it was, for saying how the requirements lead there.
-        let owner = (key != &self.top)
+    /// The first package whose build environment `key` is; `None` for the top level.
+    fn owner_of(&self, key: &EnvKey) -> Option<&Pin> {
+        (key != &self.top)
             .then(|| {
                 self.nodes.keys().find(|node| {
                     let Some(facts) = self.nodes.get(*node).and_then(|n| n.sdist.as_ref()) else {
@@ -816,7 +1054,19 @@ impl Engine {
                         })
                 })
             })
-            .flatten();
+            .flatten()
+    }
+
+    /// The error of a failed resolution of `key`; `owner` is whose build environment it is
+    /// (`None`: the first package it is the environment of).
+    fn resolution_error(
+        &self,
+        key: &EnvKey,
+        error: SessionError,
+        owner: Option<&Pin>,
+    ) -> ResolveError {
+        // Whose environment it was, for saying how the requirements lead there.
+        let owner = owner.or_else(|| self.owner_of(key));
         let via: String = match owner {
             None => String::new(),
             Some(owner) => {
@@ -1013,6 +1263,17 @@ impl Engine {
     }
 }
 
+/// Where a failed step failed: in its hooks when it did not get past
+/// `get_requires_for_build_wheel`, else in what its mode does after them.
+fn step_phase(mode: Mode, reported: bool) -> FailurePhase {
+    match mode {
+        _ if !reported => FailurePhase::Hooks,
+        Mode::Requires => FailurePhase::Hooks,
+        Mode::Metadata => FailurePhase::Metadata,
+        Mode::Build => FailurePhase::VerificationBuild,
+    }
+}
+
 /// The host of a network attempt as the audit hook reported it: `'host'` or `('1.2.3.4', 443)`.
 fn host_of(address: &str) -> String {
     let trimmed = address.trim().trim_start_matches('(');
@@ -1058,6 +1319,190 @@ pub fn lock_dependencies(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::session::ResolvedPin;
+
+    /// A made-up world: `requirements -> pins` for every resolution, each package's static
+    /// build requirements, and the packages whose step fails. Runs the engine as the driver
+    /// loop does, answering each action at once, and returns the error it ended with.
+    fn drive(keep_going: bool) -> Result<(), ResolveError> {
+        // a builds with nothing, b needs a's wheel, c needs b's (so a's failure blocks both),
+        // d needs nothing and resolves, e's build environment names a project with no sdist.
+        let build_requires = |name: &str| -> Vec<String> {
+            match name {
+                "b" => vec!["a".into()],
+                "c" => vec!["b".into()],
+                "e" => vec!["nosdist".into()],
+                _ => Vec::new(),
+            }
+        };
+        let no_sdist = || SessionError {
+            kind: "no-sdist".into(),
+            package: "nosdist".into(),
+            message: "the index has no sdist of `nosdist`".into(),
+            log: "/out/logs/resolution-1.log".into(),
+            requirement: Some("nosdist".into()),
+            sdist_versions: Some(Vec::new()),
+        };
+        // `None`: the answer is `no_sdist`.
+        let resolve = |requirements: &[String]| -> Option<Resolution> {
+            if requirements == ["nosdist"] {
+                return None;
+            }
+            let pins = requirements
+                .iter()
+                .map(|name| ResolvedPin {
+                    name: name.clone(),
+                    version: "1.0".into(),
+                    filename: format!("{name}-1.0.tar.gz"),
+                    url: String::new(),
+                    requires_python: None,
+                })
+                .collect();
+            Some(Resolution {
+                pins,
+                roots: requirements.to_vec(),
+                dependencies: BTreeMap::new(),
+            })
+        };
+        let top: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+        let mut engine = Engine::new(&top, &[], false, Arc::default()).keep_going(keep_going);
+        let mut queue = std::collections::VecDeque::new();
+        loop {
+            let plan = engine.plan()?;
+            queue.extend(plan.actions);
+            if plan.done {
+                return engine.failure().map_or(Ok(()), Err);
+            }
+            let event = match queue.pop_front() {
+                None => {
+                    engine.stuck()?;
+                    continue;
+                }
+                Some(Action::Resolve { key, epoch }) => Event::Resolved {
+                    answer: resolve(&key.requirements).ok_or_else(no_sdist),
+                    key,
+                    epoch,
+                },
+                Some(Action::Inspect { node, filename }) => {
+                    let facts = SdistFacts {
+                        build_requires: build_requires(&node.name),
+                        ..SdistFacts::default()
+                    };
+                    let served = ServedFile {
+                        project: node.name.clone(),
+                        filename: filename.clone(),
+                        url: String::new(),
+                        sha256: "0".repeat(64),
+                        size: 1,
+                        upload_time: None,
+                    };
+                    Event::Inspected {
+                        node,
+                        result: Ok((PathBuf::from(filename), served, Arc::new(facts))),
+                    }
+                }
+                Some(Action::Step {
+                    node, env, mode, ..
+                }) => {
+                    // a's hooks work; its build (once b needs its wheel) fails.
+                    let result = match (node.name.as_str(), mode) {
+                        ("a", Mode::Build) => StepResult::Failed(BuildFailure::Exited { code: 1 }),
+                        _ => StepResult::Requirements,
+                    };
+                    Event::Stepped {
+                        log: PathBuf::from(format!("/logs/build-{}.log", node.name)),
+                        node,
+                        env,
+                        mode,
+                        outcome: Box::new(StepOutcome {
+                            key: String::new(),
+                            build_requirements: Some(Vec::new()),
+                            result,
+                            duration: std::time::Duration::ZERO,
+                            tail: Vec::new(),
+                            dropped: Vec::new(),
+                            warnings: Vec::new(),
+                        }),
+                    }
+                }
+            };
+            engine.apply(event)?;
+        }
+    }
+
+    #[test]
+    fn going_on_lists_each_failure_once_and_what_it_blocked() {
+        let text = drive(true).unwrap_err().to_string();
+        assert!(
+            text.starts_with(
+                "2 package(s) failed, 2 more could not be resolved because of them; nothing was locked:\n  \
+                 `a` 1.0 (verification build): its verification build failed to build (exit status 1)\n      \
+                 log: /logs/build-a.log\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  `c` 1.0: because of `a`\nresolved: 1 package(s) (d==1.0)\n"),
+            "{text}"
+        );
+        let Err(ResolveError::Several {
+            failures,
+            blocked,
+            resolved,
+        }) = drive(true)
+        else {
+            panic!("expected the failures of a and e");
+        };
+        let failed: Vec<(String, Option<String>, FailurePhase)> = failures
+            .iter()
+            .map(|f| (f.package.clone(), f.version.clone(), f.phase))
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                (
+                    "a".into(),
+                    Some("1.0".into()),
+                    FailurePhase::VerificationBuild
+                ),
+                ("e".into(), Some("1.0".into()), FailurePhase::Resolution),
+            ]
+        );
+        assert_eq!(failures[0].log, Some(PathBuf::from("/logs/build-a.log")));
+        assert_eq!(
+            failures[1].log,
+            Some(PathBuf::from("/out/logs/resolution-1.log"))
+        );
+        assert!(
+            failures[1].message().contains("`nosdist`"),
+            "{}",
+            failures[1].message()
+        );
+        assert_eq!(failures[1].needed_because(), "e needs nosdist to build");
+        // c waits for b, which waits for a: both are a's, neither a failure of its own.
+        let blocked: Vec<(String, Vec<String>)> = blocked
+            .iter()
+            .map(|b| (b.package.clone(), b.because.clone()))
+            .collect();
+        assert_eq!(
+            blocked,
+            [
+                ("b".to_string(), vec!["a".to_string()]),
+                ("c".to_string(), vec!["a".to_string()])
+            ]
+        );
+        assert_eq!(resolved, [pin("d", "1.0")]);
+    }
+
+    #[test]
+    fn without_going_on_the_first_failure_is_the_error() {
+        match drive(false) {
+            Err(ResolveError::BuildFailed { package, .. }) => assert_eq!(package, "a"),
+            Err(ResolveError::NoSdist { package, .. }) => assert_eq!(package, "nosdist"),
+            other => panic!("expected the first failure, got {other:?}"),
+        }
+    }
 
     #[test]
     fn network_hosts_are_read_from_what_the_audit_hook_printed() {

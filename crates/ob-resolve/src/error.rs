@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use ob_lock::Pin;
+
 /// Everything that can make a resolve fail.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -173,6 +175,285 @@ pub enum ResolveError {
         #[source]
         source: std::io::Error,
     },
+    /// With `keep_going`: every package that failed, and those that could not be resolved
+    /// because something they need failed. Nothing is locked.
+    #[error("{}", several(failures, blocked, resolved))]
+    Several {
+        /// Each failure once, sorted by package.
+        failures: Vec<PackageFailure>,
+        /// Packages that were not tried because a package they need failed, sorted.
+        blocked: Vec<BlockedPackage>,
+        /// Packages that resolved completely, sorted.
+        resolved: Vec<Pin>,
+    },
+}
+
+/// Where a package failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum FailurePhase {
+    /// Its sdist could not be read.
+    Sdist,
+    /// A resolution: of the top-level requirements, or of the package's build environment.
+    Resolution,
+    /// Its build hooks (`get_requires_for_build_wheel`), before any metadata or wheel.
+    Hooks,
+    /// Preparing its metadata.
+    Metadata,
+    /// Its verification build.
+    VerificationBuild,
+    /// It needs itself to build, directly or through others.
+    Cycle,
+}
+
+impl FailurePhase {
+    /// The phase's name in `--json` output: `sdist`, `resolution`, `hooks`, `metadata`,
+    /// `verification-build` or `cycle`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailurePhase::Sdist => "sdist",
+            FailurePhase::Resolution => "resolution",
+            FailurePhase::Hooks => "hooks",
+            FailurePhase::Metadata => "metadata",
+            FailurePhase::VerificationBuild => "verification-build",
+            FailurePhase::Cycle => "cycle",
+        }
+    }
+}
+
+impl std::fmt::Display for FailurePhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FailurePhase::Sdist => "reading its sdist",
+            FailurePhase::Resolution => "resolution",
+            FailurePhase::Hooks => "hooks",
+            FailurePhase::Metadata => "metadata",
+            FailurePhase::VerificationBuild => "verification build",
+            FailurePhase::Cycle => "build cycle",
+        })
+    }
+}
+
+/// One failure of a resolve that went on after it (`keep_going`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct PackageFailure {
+    /// Normalized name; for a failure of the top-level resolution, the package pip named
+    /// (possibly empty).
+    pub package: String,
+    /// Its version; `None` for a failure of the top-level resolution.
+    pub version: Option<String>,
+    /// Where it failed.
+    pub phase: FailurePhase,
+    /// The error a resolve without `keep_going` would have stopped with.
+    pub error: ResolveError,
+    /// The log that tells more: the step's, or the resolution's.
+    pub log: Option<PathBuf>,
+}
+
+impl PackageFailure {
+    /// A failure; its log is the error's, if that names one.
+    pub(crate) fn new(
+        package: String,
+        version: Option<String>,
+        phase: FailurePhase,
+        error: ResolveError,
+    ) -> PackageFailure {
+        let log = match &error {
+            ResolveError::BuildFailed { log, .. }
+            | ResolveError::NeedsNetwork { log, .. }
+            | ResolveError::Conflict { log, .. } => Some(log.clone()),
+            ResolveError::Driver { log, .. } => log.clone(),
+            _ => None,
+        }
+        .filter(|log| !log.as_os_str().is_empty());
+        PackageFailure {
+            package,
+            version,
+            phase,
+            error,
+            log,
+        }
+    }
+
+    /// The same failure, with `log` as its log unless its error names one.
+    pub(crate) fn or_log(mut self, log: PathBuf) -> PackageFailure {
+        if self.log.is_none() && !log.as_os_str().is_empty() {
+            self.log = Some(log);
+        }
+        self
+    }
+
+    /// The same failure with its error and log replaced by `error` and `log` of them.
+    pub(crate) fn map(
+        self,
+        error: impl FnOnce(ResolveError) -> ResolveError,
+        log: impl Fn(PathBuf) -> PathBuf,
+    ) -> PackageFailure {
+        PackageFailure {
+            error: error(self.error),
+            log: self.log.map(log),
+            ..self
+        }
+    }
+
+    /// What went wrong, in a line or a few (without the log's tail or a hint).
+    pub fn message(&self) -> String {
+        match &self.error {
+            // What the build driver saw fail, from the log's tail (to explain only: the
+            // package's own output could imitate it, and the log is named beside it).
+            ResolveError::BuildFailed { message, tail, .. } => match tail
+                .lines()
+                .rev()
+                .filter_map(ob_build::driver::DriverEvent::parse_line)
+                .find(|event| matches!(event, ob_build::driver::DriverEvent::Failed { .. }))
+            {
+                Some(ob_build::driver::DriverEvent::Failed { message: what, .. }) => {
+                    format!("{message}: {what}")
+                }
+                _ => message.clone(),
+            },
+            ResolveError::Refused { message, .. } => message.clone(),
+            ResolveError::NeedsNetwork { host, .. } => format!(
+                "its build tried to reach the network{}; it needs its network inputs vendored",
+                host.as_ref()
+                    .map(|host| format!(" (host `{host}`)"))
+                    .unwrap_or_default()
+            ),
+            ResolveError::NoSdist {
+                requirement,
+                newest_with_sdist,
+                ..
+            } => format!(
+                "no source distribution matches `{requirement}` ({})",
+                match newest_with_sdist {
+                    Some(version) => format!("the newest version with an sdist is {version}"),
+                    None => "no version of it has an sdist on this index".to_string(),
+                }
+            ),
+            ResolveError::NoSuchProject { requirement, .. } => {
+                format!("the index has no project of this name (`{requirement}`)")
+            }
+            ResolveError::Conflict {
+                package,
+                explanation,
+                ..
+            } => format!(
+                "conflicting requirements{}:\n{explanation}",
+                if package.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for `{package}`")
+                }
+            ),
+            ResolveError::Cycle { cycle } => {
+                format!("build-dependency cycle: {}", cycle.join(" -> "))
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// How the requirements lead to the package ("black needs mypy to build; ..."); empty for
+    /// one that was asked for.
+    pub fn needed_because(&self) -> &str {
+        match &self.error {
+            ResolveError::BuildFailed { via, .. }
+            | ResolveError::NeedsNetwork { via, .. }
+            | ResolveError::NoSdist { via, .. }
+            | ResolveError::NoSuchProject { via, .. }
+            | ResolveError::Conflict { via, .. } => via,
+            _ => "",
+        }
+    }
+
+    /// `` `name` version ``; for the top-level resolution the package pip named, or "the
+    /// requirements".
+    fn subject(&self) -> String {
+        match (&self.version, self.package.is_empty()) {
+            (Some(version), _) => format!("`{}` {version}", self.package),
+            (None, false) => format!("`{}`", self.package),
+            (None, true) => "the requirements".to_string(),
+        }
+    }
+}
+
+/// A package that was not resolved because packages it needs failed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct BlockedPackage {
+    /// Normalized name.
+    pub package: String,
+    /// Version.
+    pub version: String,
+    /// The failed packages it needs, directly or through other blocked ones (names, sorted).
+    pub because: Vec<String>,
+}
+
+impl BlockedPackage {
+    /// A blocked package (for the engine).
+    pub(crate) fn new(pin: &Pin, because: Vec<String>) -> BlockedPackage {
+        BlockedPackage {
+            package: pin.name.clone(),
+            version: pin.version.clone(),
+            because,
+        }
+    }
+}
+
+/// The text of [`ResolveError::Several`].
+fn several(failures: &[PackageFailure], blocked: &[BlockedPackage], resolved: &[Pin]) -> String {
+    let indent = |text: &str, by: &str| text.lines().collect::<Vec<_>>().join(&format!("\n{by}"));
+    let mut out = format!(
+        "{} package(s) failed{}; nothing was locked:\n",
+        failures.len(),
+        if blocked.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} more could not be resolved because of them",
+                blocked.len()
+            )
+        }
+    );
+    for failure in failures {
+        out.push_str(&format!(
+            "  {} ({}): {}\n",
+            failure.subject(),
+            failure.phase,
+            indent(&failure.message(), "      ")
+        ));
+        if !failure.needed_because().is_empty() {
+            out.push_str(&format!(
+                "      (needed because {})\n",
+                failure.needed_because()
+            ));
+        }
+        if let Some(log) = &failure.log {
+            out.push_str(&format!("      log: {}\n", log.display()));
+        }
+    }
+    if !blocked.is_empty() {
+        out.push_str("not resolved because a package they need failed:\n");
+        for package in blocked {
+            let because: Vec<String> = package.because.iter().map(|n| format!("`{n}`")).collect();
+            out.push_str(&format!(
+                "  `{}` {}: because of {}\n",
+                package.package,
+                package.version,
+                because.join(", ")
+            ));
+        }
+    }
+    out.push_str(&format!("resolved: {} package(s)", resolved.len()));
+    if !resolved.is_empty() {
+        let pins: Vec<String> = resolved.iter().map(ToString::to_string).collect();
+        out.push_str(&format!(" ({})", pins.join(", ")));
+    }
+    out.push_str(
+        "\n\nhint: each log says what went wrong; the packages not resolved because of a failure \
+         were not tried, and may fail on their own once it is fixed",
+    );
+    out
 }
 
 impl ResolveError {
@@ -194,6 +475,7 @@ impl ResolveError {
                 | ResolveError::Conflict { .. }
                 | ResolveError::HashMismatch { .. }
                 | ResolveError::Proxy { .. }
+                | ResolveError::Several { .. }
         ) || matches!(
             self,
             ResolveError::Index(ob_index::IndexError::HashMismatch { .. })

@@ -22,6 +22,7 @@
 //!     policy: Default::default(),
 //!     runtime: None,
 //!     config: Default::default(),
+//!     keep_going: false,
 //!     build_timeout: std::time::Duration::from_secs(1800),
 //!     timeout: std::time::Duration::from_secs(3600),
 //! };
@@ -43,7 +44,7 @@ pub mod sdist;
 pub mod session;
 pub mod settings;
 
-pub use error::ResolveError;
+pub use error::{BlockedPackage, FailurePhase, PackageFailure, ResolveError};
 pub use input::{RequirementSources, Requirements};
 pub use resolve::{
     NoReporter, Phase, ResolveOptions, ResolveOutcome, ResolveReporter, SOURCE_DATE_EPOCH,

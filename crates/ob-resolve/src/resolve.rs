@@ -66,6 +66,11 @@ pub struct ResolveOptions {
     /// The user's per-package build settings ([`BuildConfig::find`]); written into the lock
     /// for the packages they match.
     pub config: BuildConfig,
+    /// Go on after a package fails (its sdist, hooks, metadata, verification build, or a
+    /// resolution of its build environment) with everything that does not need it, and fail
+    /// at the end with every failure ([`ResolveError::Several`]). Trouble that is no
+    /// package's (Docker, the index, the session, an internal error) still stops at once.
+    pub keep_going: bool,
 }
 
 /// Failed runs kept in `runs_dir`: at most this many, none older than [`KEEP_RUNS_FOR`].
@@ -280,7 +285,8 @@ pub async fn resolve(
         options.verify_build,
         book.clone(),
     )
-    .with_config(Arc::new(options.config.clone()));
+    .with_config(Arc::new(options.config.clone()))
+    .keep_going(options.keep_going);
     let context = Context {
         book,
         crates: &crates,
@@ -289,7 +295,12 @@ pub async fn resolve(
         session: &session,
         logs: work.path().join("logs"),
     };
-    let result = run(&mut engine, &context, reporter).await;
+    let result = run(&mut engine, &context, reporter)
+        .await
+        .and_then(|counts| match engine.failure() {
+            Some(failures) => Err(failures),
+            None => Ok(counts),
+        });
     let refused = proxy.refused();
     let missing = proxy.missing_projects();
     session.stop().await;
@@ -372,9 +383,12 @@ async fn run(
             return Ok((built, from_cache));
         }
         let Some(event) = running.next().await else {
-            return Err(engine.stuck());
+            // A cycle: the error, or (going on) its packages failed.
+            engine.stuck()?;
+            continue;
         };
         let event = event?;
+        let failures = engine.failures();
         if let Event::Stepped { node, outcome, .. } = &event {
             if let ob_build::StepResult::Wheel(wheel) = &outcome.result {
                 if wheel.from_cache {
@@ -393,6 +407,14 @@ async fn run(
         };
         for warning in engine.apply(event)? {
             reporter.on_warning(&warning);
+        }
+        // A failure that the index's bad bytes or a refusal of metadata explain is not the
+        // package's to answer for: stop, and let `explain` say what happened.
+        if engine.failures() > failures && stops_the_resolve(&context.proxy.refused()) {
+            return Err(engine.failure().unwrap_or_else(|| ResolveError::Driver {
+                message: "the proxy refused a file".to_owned(),
+                log: None,
+            }));
         }
         if let Some(name) = stepped {
             reporter.on_built(&name, engine.built(), engine.reachable());
@@ -497,6 +519,15 @@ fn env_tag(requirements: &[String]) -> String {
     hex::encode(&digest[..6])
 }
 
+/// The proxy's refusals that explain whatever failed after them: the index served other bytes
+/// than it published, or metadata was refused to pip.
+fn stops_the_resolve(refused: &[ob_index::Refusal]) -> bool {
+    refused.iter().any(|refusal| {
+        refusal.reason.contains("hash mismatch")
+            || refusal.reason.contains(crate::book::REFUSED_TO_PIP)
+    })
+}
+
 /// An index that served bad bytes explains any failure that follows it; log paths inside the
 /// session container become host paths.
 fn explain(
@@ -531,6 +562,12 @@ fn explain(
             message: refusal.reason.clone(),
         };
     }
+    localize(err, missing, work)
+}
+
+/// [`explain`] of one error, the refusals aside: log paths inside the session container
+/// become host paths, and a project the index does not have is named as such.
+fn localize(err: ResolveError, missing: &BTreeSet<String>, work: &Path) -> ResolveError {
     let host = |log: PathBuf| match log.strip_prefix("/out") {
         Ok(relative) => work.join("session").join(relative),
         Err(_) => log,
@@ -575,6 +612,18 @@ fn explain(
         ResolveError::Driver { message, log } => ResolveError::Driver {
             message,
             log: log.map(host),
+        },
+        ResolveError::Several {
+            failures,
+            blocked,
+            resolved,
+        } => ResolveError::Several {
+            failures: failures
+                .into_iter()
+                .map(|failure| failure.map(|error| localize(error, missing, work), host))
+                .collect(),
+            blocked,
+            resolved,
         },
         other => other,
     }

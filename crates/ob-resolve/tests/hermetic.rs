@@ -51,6 +51,7 @@ fn options(index: &TestIndex, specs: &[&str], verify: bool) -> ResolveOptions {
         policy: Default::default(),
         runtime: None,
         config: Default::default(),
+        keep_going: false,
     }
 }
 
@@ -505,4 +506,72 @@ async fn conflicting_requirements_are_explained() {
         "{message}"
     );
     assert!(err.is_user_error());
+}
+
+/// `keep_going`: a hook that needs the network and a build cycle are each recorded, once per
+/// package; the package that needs netreq to build is blocked by it, and greet resolves.
+#[tokio::test]
+async fn keep_going_records_every_failure_and_what_it_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = fixture_index(dir.path());
+    let mut options = options(&index, &["cycle-a", "uses-netreq", "greet"], false);
+    options.keep_going = true;
+    let err = resolve(&options, &NoReporter).await.unwrap_err();
+    assert!(err.is_user_error());
+    let message = err.to_string();
+    let ResolveError::Several {
+        failures,
+        blocked,
+        resolved,
+    } = &err
+    else {
+        panic!("expected Several, got {message}");
+    };
+    let failed: Vec<(&str, &str)> = failures
+        .iter()
+        .map(|failure| (failure.package.as_str(), failure.phase.as_str()))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("cycle-a", "cycle"),
+            ("cycle-b", "cycle"),
+            ("netreq", "hooks")
+        ],
+        "{message}"
+    );
+    assert!(
+        matches!(failures[2].error, ResolveError::NeedsNetwork { .. }),
+        "{message}"
+    );
+    assert_eq!(
+        failures[2].needed_because(),
+        "uses-netreq needs netreq to build"
+    );
+    assert!(failures[2].log.as_ref().is_some_and(|log| log.is_file()));
+    assert!(
+        message.contains(
+            "`cycle-a` 1.0 (build cycle): build-dependency cycle: cycle-a -> cycle-b -> cycle-a\n"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "`netreq` 1.0 (hooks): its build tried to reach the network (host `downloads.invalid`)"
+        ),
+        "{message}"
+    );
+    let blocked: Vec<(&str, &[String])> = blocked
+        .iter()
+        .map(|package| (package.package.as_str(), package.because.as_slice()))
+        .collect();
+    assert_eq!(
+        blocked,
+        [("uses-netreq", &["netreq".to_string()][..])],
+        "{message}"
+    );
+    assert!(
+        resolved.iter().any(|pin| pin.to_string() == "greet==2.0"),
+        "{message}"
+    );
 }

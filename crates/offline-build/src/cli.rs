@@ -116,6 +116,11 @@ pub struct ResolveArgs {
     /// what this resolve gives (for CI, with --exclude-newer).
     #[arg(long)]
     pub locked: bool,
+    /// Go on after a package fails (its hooks, metadata, verification build or build
+    /// environment) with everything that does not need it, then list every failure and what
+    /// it blocked, and exit 1 without writing the lock.
+    #[arg(long)]
+    pub keep_going: bool,
     /// Neither take wheels from the wheel cache nor store the verification builds' wheels in it
     /// (then `build` compiles everything again).
     #[arg(long)]

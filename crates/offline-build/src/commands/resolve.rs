@@ -83,6 +83,7 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
             args.allow_pth.iter().map(String::as_str),
         ),
         config,
+        keep_going: args.keep_going,
     };
     let reporter = SpinnerReporter::new(printer);
     let result = tokio::select! {
@@ -95,7 +96,17 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
         }
     };
     reporter.finish();
-    let outcome = result.map_err(classify)?;
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            if args.json
+                && let Some(summary) = failures_json(&err, &args.lock.lock)
+            {
+                println!("{summary:#}");
+            }
+            return Err(classify(err));
+        }
+    };
     let written = if args.locked {
         check_locked(&outcome.lock, &args.lock.lock)?;
         ob_lock::WriteOutcome::Unchanged
@@ -150,6 +161,49 @@ pub async fn exec(args: ResolveArgs, printer: &Printer) -> anyhow::Result<Exit> 
         args.lock.lock.display()
     ));
     Ok(Exit::Success)
+}
+
+/// `--json` after `--keep-going` failed: what failed, what that blocked and what resolved.
+/// `None` for any other error (it goes to stderr only).
+fn failures_json(err: &ResolveError, lock: &std::path::Path) -> Option<serde_json::Value> {
+    let ResolveError::Several {
+        failures,
+        blocked,
+        resolved,
+    } = err
+    else {
+        return None;
+    };
+    let failures: Vec<serde_json::Value> = failures
+        .iter()
+        .map(|failure| {
+            serde_json::json!({
+                "package": failure.package,
+                "version": failure.version,
+                "phase": failure.phase.as_str(),
+                "message": failure.message(),
+                "needed_because": failure.needed_because(),
+                "log": failure.log,
+            })
+        })
+        .collect();
+    let blocked: Vec<serde_json::Value> = blocked
+        .iter()
+        .map(|package| {
+            serde_json::json!({
+                "package": package.package,
+                "version": package.version,
+                "because": package.because,
+            })
+        })
+        .collect();
+    Some(serde_json::json!({
+        "lock": lock,
+        "changed": false,
+        "failures": failures,
+        "blocked": blocked,
+        "resolved": resolved.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    }))
 }
 
 /// `--locked`: the file at `path` must hold exactly the bytes of `resolved`, or the resolve
