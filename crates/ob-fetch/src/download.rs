@@ -481,6 +481,56 @@ async fn finish(partial: Partial, wheelhouse: &Path, entry: &Planned) -> Result<
         })
 }
 
+/// Makes the stand-in sdist of a builder-image tool (the lock's `image-tool`) and puts it into
+/// the wheelhouse if it is exactly what the lock pins: what resolve served was made by the
+/// same code from the same name and version. Blocking. Returns its size.
+pub(crate) fn make_image_tool(
+    entry: &Planned,
+    tool: &ob_index::image_tools::ImageTool,
+    wheelhouse: &Path,
+) -> Result<u64, FetchError> {
+    let bytes = ob_index::image_tools::sdist(tool, &entry.version);
+    let location = format!("offline-build's stand-in for the image's {}", tool.project);
+    if bytes.len() as u64 != entry.size {
+        return Err(FetchError::SizeMismatch {
+            filename: entry.filename.clone(),
+            source_location: location,
+            expected: entry.size,
+            received: Received::Exactly(bytes.len() as u64),
+        });
+    }
+    let computed = hex::encode(Sha256::digest(&bytes));
+    if computed != entry.sha256 {
+        return Err(FetchError::HashMismatch {
+            filename: entry.filename.clone(),
+            source_location: location,
+            expected: entry.sha256.clone(),
+            computed,
+        });
+    }
+    let partial = partial_path(wheelhouse, &entry.filename);
+    let written = (|| {
+        let mut output = fs_err::File::create(&partial)?;
+        output.write_all(&bytes)?;
+        output.sync_all()
+    })();
+    if let Err(source) = written {
+        let _ = fs_err::remove_file(&partial);
+        return Err(FetchError::Io {
+            action: "write",
+            path: partial,
+            source,
+        });
+    }
+    let final_path = wheelhouse.join(&entry.filename);
+    fs_err::rename(&partial, &final_path).map_err(|source| FetchError::Io {
+        action: "move the verified copy to",
+        path: final_path,
+        source,
+    })?;
+    Ok(entry.size)
+}
+
 /// Copies a file the lock names by `path`, hashing as it goes; same guarantees as a download.
 /// Blocking. Returns the bytes copied.
 pub(crate) fn copy_local(

@@ -198,6 +198,22 @@ pub async fn fetch(
                         }
                         copied
                     }
+                    Source::ImageTool(tool, _) => {
+                        let tool = *tool;
+                        let owned_entry = entry.clone();
+                        let owned_wheelhouse = wheelhouse.clone();
+                        reporter.on_download_start(&entry.filename, entry.size);
+                        let made = blocking(wheelhouse, move || {
+                            download::make_image_tool(&owned_entry, tool, &owned_wheelhouse)
+                        })
+                        .await
+                        .and_then(|result| result);
+                        if made.is_ok() {
+                            reporter.on_download_progress(&entry.filename, entry.size);
+                            reporter.on_download_complete(&entry.filename);
+                        }
+                        made
+                    }
                 };
                 (index, entry, result)
             })

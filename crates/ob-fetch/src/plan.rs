@@ -31,6 +31,10 @@ pub(crate) enum Source {
     Url(Url),
     /// The lock's `path`, as written (relative to the lock's directory).
     Path(String),
+    /// A stand-in for a tool of the builder image (the lock's `image-tool`): made here, from
+    /// its name and version, byte for byte what resolve served.
+    /// The lock's `path` is kept for the manifest.
+    ImageTool(&'static ob_index::image_tools::ImageTool, Option<String>),
 }
 
 impl Planned {
@@ -39,6 +43,7 @@ impl Planned {
         match &self.source {
             Source::Url(url) => (Some(url.to_string()), None),
             Source::Path(path) => (None, Some(path.clone())),
+            Source::ImageTool(_, path) => (None, path.clone()),
         }
     }
 }
@@ -147,6 +152,22 @@ fn check_package(package: &Package) -> Result<Planned, FetchError> {
         ));
     }
     let source = match (&sdist.url, &sdist.path) {
+        _ if package.image_tool.is_some() => {
+            let tool = ob_index::image_tools::image_tool(&package.name)
+                .filter(|tool| {
+                    ob_index::image_tools::sdist_filename(tool, &package.version) == *filename
+                })
+                .ok_or_else(|| {
+                    invalid(
+                        package,
+                        format!(
+                            "`{filename}` is marked as a stand-in for a tool of the builder \
+                             image, which offline-build makes only for cmake, ninja and patchelf"
+                        ),
+                    )
+                })?;
+            Source::ImageTool(tool, sdist.path.clone())
+        }
         (Some(url), None) => Source::Url(check_url(package, url)?),
         (None, Some(path)) => Source::Path(path.clone()),
         (Some(_), Some(_)) => {

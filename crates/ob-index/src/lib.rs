@@ -14,9 +14,10 @@
 pub mod client;
 pub mod config;
 mod error;
+pub mod image_tools;
 pub mod proxy;
 
 pub use client::{IndexClient, IndexFile, ProjectPage, normalize_name};
 pub use config::{Credentials, IndexSource, IndexUrl, default_index_url};
 pub use error::IndexError;
-pub use proxy::{IndexProxy, Listen, MetadataSource, ProxyConfig, Refusal, ServedFile};
+pub use proxy::{IndexProxy, Listen, LocalFile, MetadataSource, ProxyConfig, Refusal, ServedFile};

@@ -76,7 +76,23 @@ pub struct ProxyConfig {
     /// Where `<file>.metadata` answers come from. With `None`, pages advertise no metadata and
     /// such requests are 404.
     pub metadata: Option<Arc<dyn MetadataSource>>,
+    /// Projects answered from here instead of the index, by normalized name, each with its
+    /// one file: the image-tool sdists ([`crate::image_tools`]). The index is never asked
+    /// about them.
+    pub local_projects: BTreeMap<String, LocalFile>,
 }
+
+/// The one file of a project the proxy answers itself.
+#[derive(Debug, Clone)]
+pub struct LocalFile {
+    /// Its file name.
+    pub filename: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// What a local file's URL says: it is never downloaded (the store is given its bytes).
+const LOCAL_FILES_URL: &str = "http://localhost/.offline-build/local/";
 
 impl ProxyConfig {
     /// No cutoff, sdists kept in `sdist_store`, and the resolver's setting: no archives and no
@@ -87,6 +103,7 @@ impl ProxyConfig {
             sdist_store: sdist_store.into(),
             serve_archives: false,
             metadata: None,
+            local_projects: BTreeMap::new(),
         }
     }
 }
@@ -101,6 +118,7 @@ impl std::fmt::Debug for ProxyConfig {
                 "metadata",
                 &self.metadata.as_ref().map(|_| "MetadataSource"),
             )
+            .field("local_projects", &self.local_projects.keys())
             .finish()
     }
 }
@@ -511,6 +529,9 @@ async fn filtered_page(state: &State, project: &str) -> Result<Arc<ProjectPage>,
     if let Some(page) = lock(&state.pages).get(&name) {
         return Ok(page.clone());
     }
+    if let Some(local) = state.config.local_projects.get(&name) {
+        return Ok(local_page(state, &name, local));
+    }
     let mut page = state.client.project(&name).await?;
     page.files.retain(|file| {
         file.is_sdist()
@@ -525,6 +546,43 @@ async fn filtered_page(state: &State, project: &str) -> Result<Arc<ProjectPage>,
         .entry(name)
         .or_insert_with(|| page.clone());
     Ok(page)
+}
+
+/// The page of a project answered from here: its one file, its bytes put into the store
+/// (content-addressed, like every verified download), so that nothing is ever downloaded for it.
+fn local_page(state: &State, name: &str, local: &LocalFile) -> Arc<ProjectPage> {
+    let sha256 = hex::encode(Sha256::digest(&local.bytes));
+    let stored = state.config.sdist_store.join(&sha256);
+    if fs_err::read(&stored).map(|bytes| bytes == local.bytes).ok() != Some(true) {
+        // A failed write shows later as a failed download of a URL that leads nowhere.
+        let _ = write_atomically_blocking(&stored, &local.bytes);
+    }
+    // The base is a constant URL and the names are normalized project names and their
+    // percent-encoded file names: joining them always parses.
+    let base = url::Url::parse(LOCAL_FILES_URL).expect("LOCAL_FILES_URL is a URL");
+    let page_url = base
+        .join(&format!("{name}/"))
+        .unwrap_or_else(|_| base.clone());
+    let file_url = page_url
+        .join(&utf8_percent_encode(&local.filename, SEGMENT).to_string())
+        .unwrap_or_else(|_| page_url.clone());
+    let page = Arc::new(ProjectPage {
+        name: name.to_owned(),
+        url: page_url,
+        files: vec![IndexFile {
+            filename: local.filename.clone(),
+            url: file_url,
+            sha256: Some(sha256),
+            size: Some(local.bytes.len() as u64),
+            upload_time: None,
+            yanked: None,
+            requires_python: None,
+        }],
+    });
+    lock(&state.pages)
+        .entry(name.to_owned())
+        .or_insert_with(|| page.clone())
+        .clone()
 }
 
 async fn project_page(

@@ -172,6 +172,11 @@ pub struct Package {
     /// gave this package at resolve time. `build` uses exactly these, whatever the configuration
     /// on the building machine says; empty for most packages.
     pub settings: BuildSettings,
+    /// `[packages.tool.offline-build].image-tool`: `debian-package=debian-version` when this
+    /// package is a stand-in made by offline-build for a tool of the builder image (`cmake`,
+    /// `ninja`, `patchelf`) rather than an sdist of the index; fetch makes its sdist again
+    /// from its name and version, and its sha256 pins that.
+    pub image_tool: Option<String>,
     /// Keys of this package we do not interpret (e.g. `index`, `[packages.tool.uv]`), kept so
     /// that rewriting a lock does not drop them.
     pub foreign: Foreign,

@@ -410,6 +410,7 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
     let mut build_requires = Vec::new();
     let mut crates = Vec::new();
     let mut settings = BuildSettings::default();
+    let mut image_tool = None;
     if let Some(mut tools) = context.optional_table(&mut table, "tool", "tool")? {
         match tools.remove(TOOL_NAME) {
             None => {}
@@ -437,6 +438,11 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
                     crates.push(key);
                 }
                 settings = build_settings(&context, &mut ours)?;
+                image_tool = context.optional_string(
+                    &mut ours,
+                    "image-tool",
+                    "tool.offline-build.image-tool",
+                )?;
                 context.no_leftovers(&ours, "tool.offline-build.")?;
             }
             Some(other) => {
@@ -458,6 +464,7 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
         build_requires,
         crates,
         settings,
+        image_tool,
         foreign: Foreign::from_table(table),
     })
 }

@@ -321,7 +321,48 @@ fn package_alone(package: &Package) -> Result<(), LockError> {
         return Err(in_package(package, "requires-python", Problem::Empty));
     }
     sdist(package, &package.sdist)?;
+    image_tool(package)?;
     settings(package)
+}
+
+/// `image-tool`: `debian-package=version`, plain characters only, and only on a package whose
+/// sdist is a `path` (fetch makes it; there is nothing to download).
+fn image_tool(package: &Package) -> Result<(), LockError> {
+    let Some(text) = &package.image_tool else {
+        return Ok(());
+    };
+    let field = "tool.offline-build.image-tool";
+    let plain = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 100
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".+-~:".contains(&b))
+    };
+    match text.split_once('=') {
+        Some((name, version)) if plain(name) && plain(version) => {}
+        _ => {
+            return Err(in_package(
+                package,
+                field,
+                Problem::BadSettingValue {
+                    found: text.clone(),
+                    reason: "is not `debian-package=version`",
+                },
+            ));
+        }
+    }
+    if package.sdist.url.is_some() {
+        return Err(in_package(
+            package,
+            "sdist.url",
+            Problem::BadSettingValue {
+                found: package.sdist.url.clone().unwrap_or_default(),
+                reason: "is given for an image tool, whose sdist fetch makes itself",
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// The package's build settings: what a build step is given must be exactly what the lock

@@ -159,6 +159,9 @@ fn package_table(package: &Package) -> Table {
         ours["crates"] = value(string_array(keys.iter().map(ToString::to_string).collect()));
     }
     settings(&mut ours, &package.settings);
+    if let Some(image_tool) = &package.image_tool {
+        ours["image-tool"] = value(image_tool.as_str());
+    }
     let mut tools = Table::new();
     tools.set_implicit(true);
     tools.insert(TOOL_NAME, Item::Table(ours));

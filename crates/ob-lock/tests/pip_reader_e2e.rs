@@ -135,6 +135,7 @@ fn locked(
         build_requires: build_requires.to_vec(),
         crates: Vec::new(),
         settings: Default::default(),
+        image_tool: None,
         foreign: Default::default(),
     }
 }

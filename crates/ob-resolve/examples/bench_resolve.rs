@@ -45,6 +45,7 @@ async fn pip_wheel(
             sdist_store: store.path().to_path_buf(),
             serve_archives: true,
             metadata: None,
+            local_projects: Default::default(),
         },
     )
     .await?;

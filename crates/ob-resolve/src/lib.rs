@@ -37,6 +37,7 @@ mod book;
 mod crates;
 mod engine;
 mod error;
+mod image_tools;
 pub mod input;
 mod requirement;
 mod resolve;

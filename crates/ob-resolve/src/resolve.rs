@@ -238,6 +238,8 @@ pub async fn resolve(
     let crates = CrateStore::new(store.join("crates"))
         .map_err(|message| ResolveError::Driver { message, log: None })?;
 
+    // Build tools the image stands in for: served from here, never asked of the index.
+    let tools = crate::image_tools::sdists(&image, &options.config);
     let book = Arc::new(MetadataBook::default());
     let client = IndexClient::new(options.index.clone())?;
     let proxy = IndexProxy::start(
@@ -249,6 +251,16 @@ pub async fn resolve(
             // The session gets metadata and pages, never an sdist: pip builds nothing.
             serve_archives: false,
             metadata: Some(book.clone()),
+            local_projects: tools
+                .iter()
+                .map(|tool| {
+                    let file = ob_index::LocalFile {
+                        filename: tool.filename.clone(),
+                        bytes: tool.bytes.clone(),
+                    };
+                    (tool.project.clone(), file)
+                })
+                .collect(),
         },
     )
     .await?;
@@ -309,11 +321,13 @@ pub async fn resolve(
         Ok(counts) => counts,
         Err(err) => {
             let kept = work.keep();
+            let err = err.map_each(|err| crate::image_tools::explain(err, &tools));
             return Err(explain(err, &refused, &missing, &kept));
         }
     };
     let locked = engine.finish()?;
-    let lock = make_lock(options, &image, &locked, &crates)?;
+    let mut lock = make_lock(options, &image, &locked, &crates)?;
+    crate::image_tools::mark(&mut lock, &tools);
     for warning in options.config.unmatched(
         lock.packages
             .iter()

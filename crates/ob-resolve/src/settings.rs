@@ -40,11 +40,14 @@ pub struct BuildConfig {
     pub source: Option<PathBuf>,
     /// Notes for the user about where settings were looked for (e.g. a table that was ignored).
     pub notes: Vec<String>,
-    rules: Vec<Rule>,
+    /// `image-tools`: the index projects served by the builder image's own tools
+    /// ([`ob_index::image_tools`]); `None` means all of them.
+    pub image_tools: Option<Vec<String>>,
+    pub(crate) rules: Vec<Rule>,
 }
 
 #[derive(Debug, Clone)]
-struct Rule {
+pub(crate) struct Rule {
     /// Normalized.
     name: String,
     /// As written, and parsed.
@@ -72,6 +75,7 @@ struct ToolTables {
 struct FileTable {
     #[serde(default)]
     package: Vec<RuleTable>,
+    image_tools: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,9 +153,37 @@ impl BuildConfig {
             );
             rules.push(Rule::read(entry, &location, &base, lock_dir)?);
         }
+        let image_tools = match table.image_tools {
+            None => None,
+            Some(names) => {
+                let mut tools = Vec::new();
+                for name in names {
+                    let normalized = ob_lock::normalize_name(&name);
+                    if ob_index::image_tools::image_tool(&normalized).is_none() {
+                        let known: Vec<&str> = ob_index::image_tools::IMAGE_TOOLS
+                            .iter()
+                            .map(|tool| tool.project)
+                            .collect();
+                        return Err(bad(
+                            &file.display().to_string(),
+                            &format!(
+                                "`image-tools`: the image cannot stand in for `{name}` (it can \
+                                 for {})",
+                                known.join(", ")
+                            ),
+                            "list only those, or `image-tools = []` to build every tool from \
+                             its sdist",
+                        ));
+                    }
+                    tools.push(normalized);
+                }
+                Some(tools)
+            }
+        };
         Ok(BuildConfig {
             source: Some(file.to_path_buf()),
             notes: Vec::new(),
+            image_tools,
             rules,
         })
     }
@@ -159,6 +191,15 @@ impl BuildConfig {
     /// True when no package has settings.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// Whether the index project `project` (normalized) is served by the image's own tool.
+    pub fn uses_image_tool(&self, project: &str) -> bool {
+        ob_index::image_tools::image_tool(project).is_some()
+            && self
+                .image_tools
+                .as_ref()
+                .is_none_or(|tools| tools.iter().any(|tool| tool == project))
     }
 
     /// The settings in effect for `name` (normalized) at `version`, and their patch files on

@@ -247,3 +247,136 @@ fn a_patch_that_does_not_apply_fails_naming_it() {
     assert!(text.contains("wrong.patch"), "{text}");
     assert!(!dir.join("pylock.toml").exists());
 }
+
+/// What the `toolchain` fixture's backend recorded inside its wheel.
+fn recorded_tools(dist: &Path) -> serde_json::Value {
+    let wheel = fs_err::read_dir(dist)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("toolchain-1.0-"))
+        })
+        .expect("the toolchain wheel is in dist/");
+    let mut archive = zip::ZipArchive::new(fs_err::File::open(&wheel).unwrap()).unwrap();
+    let mut text = String::new();
+    archive
+        .by_name("toolchain/tools.json")
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Build requirements on `cmake` and `ninja` (the index's wrappers, whose sdists bootstrap
+/// CMake from C++ for ten minutes) are served by the builder image's own tools: the local index
+/// has no such projects at all, the lock says which Debian package provides each, fetch makes
+/// their sdists without downloading anything, and the build runs the image's programs.
+#[test]
+fn cmake_and_ninja_requirements_are_served_by_the_image_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let sdists = dir.join("sdists");
+    let entries = ["minibackend", "toolchain"]
+        .into_iter()
+        .map(|name| {
+            let packed = ob_testkit::sdist::pack_fixture(name, &sdists).unwrap();
+            IndexEntry::from_file(&packed.name, &packed.path)
+        })
+        .collect();
+    let index = TestIndex::serve(entries);
+    let resolve = |spec: &str| {
+        offline_build(
+            dir,
+            &[
+                "resolve",
+                spec,
+                "--index-url",
+                &index.url(),
+                "--image",
+                &ob_testkit::image::builder_image(),
+                "--lock",
+                "pylock.toml",
+            ],
+        )
+    };
+    let resolved = resolve("toolchain==1.0");
+    assert_eq!(resolved.status.code(), Some(0), "{}", stderr(&resolved));
+    let lock = ob_lock::Lock::read(&dir.join("pylock.toml")).unwrap();
+    let cmake = lock.package("cmake").unwrap();
+    assert!(
+        cmake
+            .image_tool
+            .as_deref()
+            .is_some_and(|tool| tool.starts_with("cmake=3.")),
+        "{cmake:?}"
+    );
+    assert!(cmake.build_only && cmake.sdist.url.is_none());
+    assert_eq!(
+        cmake.sdist.path.as_deref(),
+        Some(format!("wheelhouse/cmake-{}.tar.gz", cmake.version).as_str())
+    );
+    let ninja = lock.package("ninja").unwrap();
+    assert!(
+        ninja
+            .image_tool
+            .as_deref()
+            .is_some_and(|tool| tool.starts_with("ninja-build=1."))
+    );
+    let toolchain = lock.package("toolchain").unwrap();
+    let environment: Vec<String> = toolchain
+        .build_requires
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    assert_eq!(environment, ["cmake", "minibackend", "ninja"]);
+
+    // fetch makes the stand-ins (the index has nothing to download for them).
+    let fetched = offline_build(
+        dir,
+        &[
+            "fetch",
+            "--lock",
+            "pylock.toml",
+            "--wheelhouse",
+            "wheelhouse",
+        ],
+    );
+    assert_eq!(fetched.status.code(), Some(0), "{}", stderr(&fetched));
+    assert!(
+        dir.join(format!("wheelhouse/cmake-{}.tar.gz", cmake.version))
+            .is_file()
+    );
+    let built = build(dir);
+    assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+    let tools = recorded_tools(&dir.join("dist"));
+    assert_eq!(
+        tools["cmake"],
+        format!("cmake version {}", cmake.version),
+        "{tools}"
+    );
+    assert_eq!(tools["cmake_data"], true, "{tools}");
+    assert_eq!(tools["ninja"], ninja.version.as_str(), "{tools}");
+    assert_eq!(tools["ninja_module"], ninja.version.as_str(), "{tools}");
+    assert!(
+        tools["cpack"]
+            .as_str()
+            .unwrap()
+            .starts_with("cpack version"),
+        "{tools}"
+    );
+
+    // A version the image does not have is named with the image's.
+    let too_new = resolve("cmake>=99");
+    assert_eq!(too_new.status.code(), Some(1), "{}", stderr(&too_new));
+    let text = stderr(&too_new);
+    assert!(
+        text.contains(&format!(
+            "`cmake`: `cmake>=99` is not satisfied by the builder image's cmake {} (Debian cmake=",
+            cmake.version
+        )),
+        "{text}"
+    );
+    assert!(text.contains("image-tools = []"), "{text}");
+}

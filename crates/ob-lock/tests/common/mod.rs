@@ -52,6 +52,7 @@ pub fn package(
         build_requires: build_requires.to_vec(),
         crates: Vec::new(),
         settings: Default::default(),
+        image_tool: None,
         foreign: Default::default(),
     }
 }
