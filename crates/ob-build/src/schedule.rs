@@ -294,11 +294,16 @@ impl Run<'_> {
 
     /// Why a wheel with these extension modules is degraded, if it is: its sdist ships native
     /// sources and it holds no extension module.
-    fn degraded(&self, sdist: &SdistInput, extension_modules: &[String]) -> Option<String> {
+    fn degraded(
+        &self,
+        sdist: &SdistInput,
+        extension_modules: &[String],
+        wheel: &std::path::Path,
+    ) -> Option<String> {
         if !extension_modules.is_empty() {
             return None;
         }
-        let sources = crate::sources::native_sources(&sdist.path, &sdist.filename);
+        let sources = crate::sources::native_sources(&sdist.path, &sdist.filename, wheel);
         (!sources.is_empty()).then(|| {
             format!(
                 "its sdist ships native sources ({}) but the wheel holds no extension module; a missing system library is the usual cause",
@@ -401,7 +406,11 @@ impl Run<'_> {
                 report.wheel_sha256 = Some(wheel.sha256);
                 report.top_level = wheel.top_level;
                 report.extension_modules = wheel.extension_modules;
-                report.degraded = self.degraded(&sdist, &report.extension_modules);
+                report.degraded = self.degraded(
+                    &sdist,
+                    &report.extension_modules,
+                    &self.out.join(report.wheel.as_deref().unwrap_or_default()),
+                );
                 Ok((report, Vec::new()))
             }
             StepResult::Failed(failure) => {

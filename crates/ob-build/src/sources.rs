@@ -1,13 +1,16 @@
 //! What an sdist ships as native sources, read as data from its member names: C, C++, Cython,
 //! Fortran and Rust files outside test, documentation and example directories. A wheel built
 //! from such an sdist that holds no extension module was built without its native part (a
-//! missing header made setup.py fall back to pure Python): reported as degraded.
+//! missing header made setup.py fall back to pure Python): reported as degraded. Sources the
+//! wheel itself carries as files are its data, not its native part (scikit-build-core ships
+//! project templates with `_core.c` in them).
 
 use std::path::Path;
 
 /// Native source files of the sdist at `path` (`.tar.gz` or `.zip`, by `filename`), at most a
-/// few, as member paths. Empty when it ships none or cannot be read (the build read it already).
-pub fn native_sources(path: &Path, filename: &str) -> Vec<String> {
+/// few, as member paths, leaving out those the wheel at `wheel` holds as files. Empty when it
+/// ships none or cannot be read (the build read it already).
+pub fn native_sources(path: &Path, filename: &str, wheel: &Path) -> Vec<String> {
     let names: Vec<String> = if filename.ends_with(".zip") {
         fs_err::File::open(path)
             .ok()
@@ -31,11 +34,30 @@ pub fn native_sources(path: &Path, filename: &str) -> Vec<String> {
             })
             .collect()
     };
+    let shipped = wheel_entries(wheel);
     names
         .into_iter()
-        .filter(|name| is_native_source(name))
+        .filter(|name| is_native_source(name) && !is_shipped(name, &shipped))
         .take(5)
         .collect()
+}
+
+/// The file names inside the (validated) wheel at `path`; empty when it cannot be read.
+fn wheel_entries(path: &Path) -> Vec<String> {
+    fs_err::File::open(path)
+        .ok()
+        .and_then(|file| zip::ZipArchive::new(file).ok())
+        .map(|archive| archive.file_names().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Whether the sdist member `name` (`project-1.0/src/pkg/x.c`) is a file of the wheel
+/// (`pkg/x.c`): shipped as data.
+fn is_shipped(name: &str, shipped: &[String]) -> bool {
+    shipped.iter().any(|entry| {
+        name.strip_suffix(entry.as_str())
+            .is_some_and(|head| head.ends_with('/'))
+    })
 }
 
 fn is_native_source(name: &str) -> bool {
@@ -76,5 +98,24 @@ mod tests {
         assert!(!is_native_source("x-1.0/docs/example.cpp"));
         assert!(!is_native_source("x-1.0/x/__init__.py"));
         assert!(!is_native_source("setuptools-84.2.1/launcher.c"));
+    }
+
+    /// Regression: scikit-build-core's wheel was reported degraded for the `_core.c` of the
+    /// project templates it ships as package data.
+    #[test]
+    fn sources_the_wheel_ships_as_files_are_data() {
+        let shipped = vec![
+            "scikit_build_core/resources/templates/c/src/${module}/_core.c".to_owned(),
+            "scikit_build_core/__init__.py".to_owned(),
+        ];
+        assert!(is_shipped(
+            "scikit_build_core-1.1.1/src/scikit_build_core/resources/templates/c/src/${module}/_core.c",
+            &shipped
+        ));
+        assert!(!is_shipped("x-1.0/src/x/_speedups.c", &shipped));
+        assert!(
+            !is_shipped("x-1.0/mod.c", &["od.c".to_owned()]),
+            "whole names only"
+        );
     }
 }
