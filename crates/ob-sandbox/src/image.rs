@@ -122,6 +122,49 @@ pub struct CreateOptions {
     /// Debian packages to install beside [`PACKAGES`], [`NATIVE_PACKAGES`] and
     /// [`RUST_PACKAGES`] (`image create --with`).
     pub extra_packages: Vec<String>,
+    /// The reference to make the image as; `None` is [`DEFAULT_IMAGE`] (`image create --image`).
+    pub reference: Option<String>,
+    /// Where to keep the index of Debian's Contents file and the image's package list, for
+    /// the hints of failed builds ([`crate::debian_contents`]); `None` keeps neither.
+    pub contents_cache: Option<PathBuf>,
+}
+
+/// Whether `reference` can name the image `create` makes: `repository[:tag]`, the repository
+/// in lowercase path components, no digest. Anything else is refused before Docker sees it.
+pub fn is_image_reference(reference: &str) -> bool {
+    let (repository, tag) = match reference.rsplit_once(':') {
+        Some((repository, tag)) if !tag.contains('/') => (repository, Some(tag)),
+        _ => (reference, None),
+    };
+    let component = |part: &str| {
+        !part.is_empty()
+            && part.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            })
+            && part
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric())
+    };
+    let mut components: Vec<&str> = repository.split('/').collect();
+    // A registry with a port: `localhost:5000/team/builder`.
+    if components.len() > 1
+        && let Some((host, port)) = components[0].split_once(':')
+    {
+        if !component(host) || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        components.remove(0);
+    }
+    reference.len() <= 255
+        && components.into_iter().all(component)
+        && tag.is_none_or(|tag| {
+            (1..=128).contains(&tag.len())
+                && tag.bytes().next().is_some_and(|b| b != b'.' && b != b'-')
+                && tag
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
 }
 
 /// Whether `name` can be a Debian package name (policy 5.6.1): lowercase letters, digits and
@@ -368,20 +411,31 @@ fn platform_tag(platform: &str) -> String {
     platform.trim().replace(['-', '.'], "_")
 }
 
-/// Makes [`DEFAULT_IMAGE`]: debootstraps Debian [`DEBIAN_SUITE`] (minbase plus [`PACKAGES`])
-/// into a temporary directory, tidies it, and streams it as one tar layer into Docker's image
-/// import, with the Python version and platform as labels. Checks that Docker's layer digest
-/// is the sha256 of what was sent.
+/// Makes [`DEFAULT_IMAGE`] (or `options.reference`): debootstraps Debian [`DEBIAN_SUITE`]
+/// (minbase plus [`PACKAGES`]) into a temporary directory, tidies it, and streams it as one tar
+/// layer into Docker's image import, with the Python version and platform as labels. Checks
+/// that Docker's layer digest is the sha256 of what was sent.
 ///
 /// Idempotent: when the image exists and `options.force` is false, nothing is done and
 /// `created` is false. Needs root (debootstrap does); installs debootstrap with apt-get when it
 /// is missing and apt-get is there. The temporary rootfs is always deleted.
+///
+/// With `options.contents_cache`, it also keeps the index of Debian's Contents file there
+/// (downloaded when missing, and again whenever the image is made) and the image's package
+/// list, for the hints of failed builds; failing at that is reported, not an error.
 pub async fn create(
     sandbox: &Sandbox,
     options: &CreateOptions,
     reporter: &dyn CreateReporter,
 ) -> Result<CreateOutcome, SandboxError> {
-    let existing = inspect(sandbox, DEFAULT_IMAGE).await?;
+    let reference = options.reference.as_deref().unwrap_or(DEFAULT_IMAGE);
+    if !is_image_reference(reference) {
+        return Err(SandboxError::ImageUnusable {
+            reference: reference.to_owned(),
+            detail: "it is no image reference (a lowercase `repository[:tag]`)".to_owned(),
+        });
+    }
+    let existing = inspect(sandbox, reference).await?;
     // An image made without some of the packages asked for (by an older offline-build, or
     // without this `--with`) is made again.
     let wanted = image_packages(&options.extra_packages);
@@ -409,9 +463,26 @@ pub async fn create(
         && covers(info)
     {
         reporter.on_step(&format!(
-            "`{DEFAULT_IMAGE}` already exists (layer {}); use --force to make it again",
+            "`{reference}` already exists (layer {}); use --force to make it again",
             info.digest
         ));
+        if let Some(cache) = &options.contents_cache {
+            let index_missing =
+                crate::debian_contents::host_architecture().is_some_and(|arch| {
+                    crate::debian_contents::ContentsIndex::open(
+                        &crate::debian_contents::index_path(cache, DEBIAN_SUITE, &arch),
+                    )
+                    .is_none()
+                });
+            if index_missing {
+                let mirror = match &options.mirror {
+                    Some(mirror) => Ok(mirror.clone()),
+                    None => apt::debian_mirror(Path::new("/")),
+                };
+                cache_contents(mirror, cache, reporter).await;
+            }
+            keep_record(cache, info, reporter);
+        }
         return Ok(CreateOutcome {
             info: info.clone(),
             created: false,
@@ -425,6 +496,10 @@ pub async fn create(
         Some(mirror) => mirror.clone(),
         None => apt::debian_mirror(Path::new("/"))?,
     };
+    if let Some(cache) = &options.contents_cache {
+        // The archive is what the new image is made from: its file list is fetched again.
+        cache_contents(Ok(mirror.clone()), cache, reporter).await;
+    }
 
     let abandoned = tokio::task::spawn_blocking(rootfs::remove_abandoned)
         .await
@@ -444,6 +519,7 @@ pub async fn create(
     let rootfs_dir = rootfs::RootfsDir::new()?;
     let result = build_and_import(
         sandbox,
+        reference,
         &debootstrap,
         &mirror,
         &options.extra_packages,
@@ -472,18 +548,70 @@ pub async fn create(
             ));
         }
     }
-    reporter.on_step(&format!(
-        "Created `{DEFAULT_IMAGE}` (layer {})",
-        info.digest
-    ));
+    reporter.on_step(&format!("Created `{reference}` (layer {})", info.digest));
+    if let Some(cache) = &options.contents_cache {
+        keep_record(cache, &info, reporter);
+    }
     Ok(CreateOutcome {
         info,
         created: true,
     })
 }
 
+/// Downloads and indexes the Contents file of [`DEBIAN_SUITE`] into `cache`; a failure is
+/// reported and otherwise ignored: the image does not need it, only the hints do.
+async fn cache_contents(
+    mirror: Result<String, SandboxError>,
+    cache: &Path,
+    reporter: &dyn CreateReporter,
+) {
+    let Some(arch) = crate::debian_contents::host_architecture() else {
+        return;
+    };
+    let mirror = match mirror {
+        Ok(mirror) => mirror,
+        Err(err) => {
+            reporter.on_step(&format!(
+                "Could not cache Debian's file list for build hints: {err}"
+            ));
+            return;
+        }
+    };
+    reporter.on_step(&format!(
+        "Caching Debian {DEBIAN_SUITE}'s file list (Contents-{}, about 13 MB) for build hints",
+        arch.debian
+    ));
+    match crate::debian_contents::download(&mirror, DEBIAN_SUITE, &arch, cache).await {
+        Ok(outcome) => reporter.on_step(&format!(
+            "Cached the {} files build hints can name ({:.1} MB downloaded) at {}",
+            outcome.entries,
+            outcome.downloaded_bytes as f64 / f64::from(1 << 20),
+            outcome.index.display()
+        )),
+        Err(err) => {
+            let mut message = format!("Could not cache Debian's file list for build hints: {err}");
+            let mut cause = std::error::Error::source(&err);
+            while let Some(source) = cause {
+                message.push_str(&format!(": {source}"));
+                cause = source.source();
+            }
+            reporter.on_step(&message);
+        }
+    }
+}
+
+/// Keeps `info`'s package list in `cache` for the hints; a failure is reported only.
+fn keep_record(cache: &Path, info: &ImageInfo, reporter: &dyn CreateReporter) {
+    if let Err(err) = crate::debian_contents::record_image(cache, info) {
+        reporter.on_step(&format!(
+            "Could not record the image's packages for build hints: {err}"
+        ));
+    }
+}
+
 async fn build_and_import(
     sandbox: &Sandbox,
+    reference: &str,
     debootstrap: &Path,
     mirror: &str,
     extra: &[String],
@@ -564,16 +692,17 @@ async fn build_and_import(
     }
 
     reporter.on_step(&format!(
-        "Importing the rootfs into Docker as `{DEFAULT_IMAGE}`"
+        "Importing the rootfs into Docker as `{reference}`"
     ));
     let (sender, mut receiver) = tokio::sync::mpsc::channel(8);
     let tar_root = root.clone();
     let producer =
         tokio::task::spawn_blocking(move || rootfs::stream_tar(&tar_root, made_since, sender));
     let body = futures_util::stream::poll_fn(move |context| receiver.poll_recv(context));
-    let (repo, tag) = DEFAULT_IMAGE
-        .split_once(':')
-        .unwrap_or((DEFAULT_IMAGE, "latest"));
+    let (repo, tag) = match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (reference, "latest"),
+    };
     let import_options = CreateImageOptions {
         from_src: Some("-".to_string()),
         repo: Some(repo.to_string()),
@@ -618,19 +747,19 @@ async fn build_and_import(
     })?;
     if let Some(source) = import_error {
         return Err(SandboxError::docker(
-            format!("import the rootfs as `{DEFAULT_IMAGE}`"),
+            format!("import the rootfs as `{reference}`"),
             source,
         ));
     }
     let sent = sent?;
 
-    let info = inspect(sandbox, DEFAULT_IMAGE).await?.ok_or_else(|| SandboxError::ImageMissing {
-        reference: DEFAULT_IMAGE.to_string(),
+    let info = inspect(sandbox, reference).await?.ok_or_else(|| SandboxError::ImageMissing {
+        reference: reference.to_string(),
         hint: "Docker accepted the import but does not list the image; run `offline-build image create --force`".to_string(),
     })?;
     if info.digest != sent.digest {
         return Err(SandboxError::LayerMismatch {
-            reference: DEFAULT_IMAGE.to_string(),
+            reference: reference.to_string(),
             sent: sent.digest,
             recorded: info.digest,
         });
@@ -858,6 +987,32 @@ mod tests {
         let packages = image_packages(&["libgdal-dev".into(), "cmake".into()]);
         assert_eq!(packages.iter().filter(|p| *p == "cmake").count(), 1);
         assert_eq!(packages.last().map(String::as_str), Some("libgdal-dev"));
+    }
+
+    #[test]
+    fn image_references_are_checked_before_docker_sees_them() {
+        for good in [
+            DEFAULT_IMAGE,
+            "offline-build/builder:trixie-lz4",
+            "localhost:5000/team/builder:1.0",
+            "builder",
+        ] {
+            assert!(is_image_reference(good), "{good}");
+        }
+        for bad in [
+            "",
+            "Builder:x",
+            "a b",
+            "x:",
+            "x:-tag",
+            "x@sha256:00",
+            "/x",
+            "x//y",
+            "x:y;z",
+            "localhost:port/x",
+        ] {
+            assert!(!is_image_reference(bad), "{bad}");
+        }
     }
 
     #[test]

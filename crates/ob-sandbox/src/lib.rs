@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 
 mod apt;
+pub mod debian_contents;
 mod error;
 mod executor;
 pub mod image;

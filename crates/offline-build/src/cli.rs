@@ -286,6 +286,10 @@ pub struct ImageCreateArgs {
     /// made again when it exists without them.
     #[arg(long = "with", value_name = "PACKAGE")]
     pub with: Vec<String>,
+    /// Make the image under this reference instead of the default builder image, e.g. to try
+    /// `--with` packages without replacing it; build with it by passing the same `--image`.
+    #[arg(long, value_name = "REF", default_value = ob_sandbox::image::DEFAULT_IMAGE)]
+    pub image: String,
 }
 
 #[derive(Debug, Args)]

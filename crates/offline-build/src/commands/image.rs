@@ -43,10 +43,19 @@ async fn create(args: ImageCreateArgs, printer: &Printer) -> anyhow::Result<Exit
     {
         return Err(rejected(SandboxError::BadPackageName { name: bad.clone() }));
     }
+    if !image::is_image_reference(&args.image) {
+        return Err(rejected(SandboxError::ImageUnusable {
+            reference: args.image,
+            detail: "it is no image reference (a lowercase `repository[:tag]`)".to_owned(),
+        }));
+    }
     let options = CreateOptions {
         mirror: args.mirror,
         force: args.force,
         extra_packages: args.with,
+        reference: Some(args.image),
+        // The file list that lets a failed build's hint name the Debian package it lacks.
+        contents_cache: ob_sandbox::debian_contents::default_cache_dir(),
     };
     let outcome = image::create(&sandbox, &options, &reporter).await;
     reporter.finish();
