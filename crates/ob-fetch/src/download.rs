@@ -508,19 +508,31 @@ pub(crate) fn make_image_tool(
             computed,
         });
     }
-    let partial = partial_path(wheelhouse, &entry.filename);
-    let written = (|| {
-        let mut output = fs_err::File::create(&partial)?;
-        output.write_all(&bytes)?;
-        output.sync_all()
-    })();
-    if let Err(source) = written {
-        let _ = fs_err::remove_file(&partial);
-        return Err(FetchError::Io {
+    place(entry, wheelhouse, |partial| {
+        let written = (|| {
+            let mut output = fs_err::File::create(partial)?;
+            output.write_all(&bytes)?;
+            output.sync_all()
+        })();
+        written.map_err(|source| FetchError::Io {
             action: "write",
-            path: partial,
+            path: partial.to_owned(),
             source,
-        });
+        })
+    })
+}
+
+/// Fills the wheelhouse's partial file for `entry` with `fill` (which verifies what it
+/// writes), then gives it its final name; removes it when `fill` fails. Returns its size.
+fn place(
+    entry: &Planned,
+    wheelhouse: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), FetchError>,
+) -> Result<u64, FetchError> {
+    let partial = partial_path(wheelhouse, &entry.filename);
+    if let Err(err) = fill(&partial) {
+        let _ = fs_err::remove_file(&partial);
+        return Err(err);
     }
     let final_path = wheelhouse.join(&entry.filename);
     fs_err::rename(&partial, &final_path).map_err(|source| FetchError::Io {
@@ -538,22 +550,9 @@ pub(crate) fn copy_local(
     source_path: &Path,
     wheelhouse: &Path,
 ) -> Result<u64, FetchError> {
-    let partial = partial_path(wheelhouse, &entry.filename);
-    let result = copy_local_into(entry, source_path, &partial);
-    match result {
-        Ok(()) => {}
-        Err(err) => {
-            let _ = fs_err::remove_file(&partial);
-            return Err(err);
-        }
-    }
-    let final_path = wheelhouse.join(&entry.filename);
-    fs_err::rename(&partial, &final_path).map_err(|source| FetchError::Io {
-        action: "move the verified copy to",
-        path: final_path,
-        source,
-    })?;
-    Ok(entry.size)
+    place(entry, wheelhouse, |partial| {
+        copy_local_into(entry, source_path, partial)
+    })
 }
 
 fn copy_local_into(entry: &Planned, source_path: &Path, partial: &Path) -> Result<(), FetchError> {

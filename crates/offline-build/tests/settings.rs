@@ -98,21 +98,22 @@ name = "absent"
 env = { X = "1" }
 "#;
 
-/// The JSON the fixture's backend wrote into its wheel.
-fn recorded(dist: &Path) -> serde_json::Value {
+/// The JSON file `member` that a fixture's backend wrote into the wheel of `project` 1.0.
+fn recorded(dist: &Path, project: &str, member: &str) -> serde_json::Value {
+    let prefix = format!("{project}-1.0-");
     let wheel = fs_err::read_dir(dist)
         .unwrap()
         .flatten()
         .map(|entry| entry.path())
         .find(|path| {
             path.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with("tuned-1.0-"))
+                .is_some_and(|name| name.to_string_lossy().starts_with(&prefix))
         })
-        .expect("the tuned wheel is in dist/");
+        .unwrap_or_else(|| panic!("the {project} wheel is in dist/"));
     let mut archive = zip::ZipArchive::new(fs_err::File::open(&wheel).unwrap()).unwrap();
     let mut text = String::new();
     archive
-        .by_name("tuned/settings.json")
+        .by_name(member)
         .unwrap()
         .read_to_string(&mut text)
         .unwrap();
@@ -188,7 +189,7 @@ fn per_package_settings_reach_resolve_the_lock_and_the_build() {
     fs_err::remove_file(dir.join("offline-build.toml")).unwrap();
     let built = build(dir);
     assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
-    let probe = recorded(&dir.join("dist"));
+    let probe = recorded(&dir.join("dist"), "tuned", "tuned/settings.json");
     assert_eq!(probe["flavour"], "salty");
     let cflags = probe["cflags"].as_str().unwrap();
     assert!(
@@ -246,27 +247,6 @@ fn a_patch_that_does_not_apply_fails_naming_it() {
     let text = stderr(&resolved);
     assert!(text.contains("wrong.patch"), "{text}");
     assert!(!dir.join("pylock.toml").exists());
-}
-
-/// What the `toolchain` fixture's backend recorded inside its wheel.
-fn recorded_tools(dist: &Path) -> serde_json::Value {
-    let wheel = fs_err::read_dir(dist)
-        .unwrap()
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| {
-            path.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with("toolchain-1.0-"))
-        })
-        .expect("the toolchain wheel is in dist/");
-    let mut archive = zip::ZipArchive::new(fs_err::File::open(&wheel).unwrap()).unwrap();
-    let mut text = String::new();
-    archive
-        .by_name("toolchain/tools.json")
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
 }
 
 /// Build requirements on `cmake` and `ninja` (the index's wrappers, whose sdists bootstrap
@@ -350,7 +330,7 @@ fn cmake_and_ninja_requirements_are_served_by_the_image_tools() {
     );
     let built = build(dir);
     assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
-    let tools = recorded_tools(&dir.join("dist"));
+    let tools = recorded(&dir.join("dist"), "toolchain", "toolchain/tools.json");
     assert_eq!(
         tools["cmake"],
         format!("cmake version {}", cmake.version),
