@@ -157,11 +157,14 @@ fn resolves_fetches_builds_and_imports_boto3_and_requests_offline() {
     }
 }
 
-/// pyyaml against the real index: its build compiles Cython (once, in resolve; `build` takes
-/// the wheels from the cache) and links libyaml from the builder image, so the result installs
-/// offline with its C extension: `yaml.__with_libyaml__` is true, and no wheel is degraded.
+/// Native packages against the real index, in one lock: pyyaml (Cython, compiled once, in
+/// resolve; `build` takes every wheel from the cache) with libyaml, lxml with libxml2 and
+/// libxslt, Pillow with its image libraries, and psutil, each linking the builder image's
+/// libraries. The result installs offline with every C extension: `yaml.__with_libyaml__` is
+/// true, lxml parses and transforms, Pillow has jpeg, png, webp, tiff, freetype and lcms, and no
+/// wheel is degraded.
 #[test]
-fn pyyaml_builds_with_libyaml_and_cython_compiled_once() {
+fn native_packages_build_with_the_image_libraries_and_cython_compiled_once() {
     if let Err(reason) = index_reachable() {
         eprintln!("SKIPPED: the package index cannot be reached: {reason}");
         return;
@@ -173,8 +176,13 @@ fn pyyaml_builds_with_libyaml_and_cython_compiled_once() {
         &[
             "resolve",
             "pyyaml==6.0.3",
+            "lxml",
+            "pillow",
+            "psutil",
             "--exclude-newer",
             "2026-11-01T00:00:00Z",
+            "--jobs",
+            "2",
             "--json",
         ],
     );
@@ -190,22 +198,44 @@ fn pyyaml_builds_with_libyaml_and_cython_compiled_once() {
     for package in report["packages"].as_array().unwrap() {
         assert_eq!(package["status"], "cached", "{package:#}");
     }
-    let pyyaml = report["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "pyyaml")
-        .unwrap();
-    assert!(
-        pyyaml["extension-modules"]
+    let extension_of = |name: &str, prefix: &str| {
+        let package = report["packages"]
             .as_array()
-            .is_some_and(|modules| modules
-                .iter()
-                .any(|m| m.as_str().unwrap().starts_with("yaml/_yaml"))),
-        "{pyyaml:#}"
-    );
-    // Installed from dist/ alone, in a container with no network, libyaml is what it uses.
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is in the report"));
+        assert!(
+            package["extension-modules"]
+                .as_array()
+                .is_some_and(|modules| modules
+                    .iter()
+                    .any(|m| m.as_str().unwrap().starts_with(prefix))),
+            "{package:#}"
+        );
+    };
+    extension_of("pyyaml", "yaml/_yaml");
+    extension_of("lxml", "lxml/etree");
+    extension_of("pillow", "PIL/_imaging");
+    extension_of("psutil", "psutil/_psutil_linux");
+    // Installed from dist/ alone, in a container with no network, each uses the image's
+    // libraries.
     let dist = dir.path().join("dist");
+    let script = "\
+import yaml, psutil
+from lxml import etree
+from PIL import features
+print(yaml.__with_libyaml__)
+doc = etree.XML('<a><b>x</b></a>')
+style = etree.XML(
+    \"<xsl:stylesheet version='1.0' xmlns:xsl='http://www.w3.org/1999/XSL/Transform'>\"
+    \"<xsl:template match='/'><c><xsl:value-of select='a/b'/></c></xsl:template>\"
+    \"</xsl:stylesheet>\"
+)
+print(etree.tostring(etree.XSLT(style)(doc)).decode())
+print(sorted(f for f in ('jpg', 'zlib', 'webp', 'libtiff', 'freetype2', 'littlecms2', 'jpg_2000') if features.check(f)))
+print(psutil.cpu_count() > 0)
+";
     let check = Command::new("docker")
         .args(["run", "--rm", "--network", "none", "-v"])
         .arg(format!("{}:/dist:ro", dist.display()))
@@ -213,14 +243,22 @@ fn pyyaml_builds_with_libyaml_and_cython_compiled_once() {
             &image,
             "sh",
             "-c",
-            "python3 -m venv /tmp/v && /tmp/v/bin/pip install -q --no-index --find-links /dist pyyaml \
-             && /tmp/v/bin/python -c 'import yaml; print(yaml.__with_libyaml__)'",
+            "python3 -m venv /tmp/v && /tmp/v/bin/pip install -q --no-index --find-links /dist \
+             pyyaml lxml pillow psutil && /tmp/v/bin/python -c \"$0\"",
+            script,
         ])
         .output()
         .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
-        String::from_utf8_lossy(&check.stdout).trim(),
-        "True",
+        lines,
+        [
+            "True",
+            "<c>x</c>",
+            "['freetype2', 'jpg', 'jpg_2000', 'libtiff', 'littlecms2', 'webp', 'zlib']",
+            "True",
+        ],
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
