@@ -37,7 +37,17 @@ RESERVED_ENV = (
     "LD_PRELOAD",
     "LD_LIBRARY_PATH",
 )
+# Families of variables refused as well (the loader's, the interpreter's, pip's, cargo's and
+# rustc's), but for cargo's profile settings; the orchestrator refuses the same.
+RESERVED_ENV_PREFIXES = ("LD_", "PYTHON", "PIP_", "CARGO_", "RUSTC")
+ALLOWED_ENV_PREFIXES = ("CARGO_PROFILE_",)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def is_reserved(name):
+    """Whether the user's `env` may not set `name`."""
+    family = name.startswith(RESERVED_ENV_PREFIXES) and not name.startswith(ALLOWED_ENV_PREFIXES)
+    return name in RESERVED_ENV or family
 
 
 class JobError(ValueError):
@@ -116,7 +126,7 @@ def _check_environment(environment):
     for name, value in environment.items():
         if not _ENV_NAME.fullmatch(name):
             raise JobError(f"job field `env`: {json.dumps(name)} is not a variable name")
-        if name in RESERVED_ENV:
+        if is_reserved(name):
             raise JobError(f"job field `env` may not set `{name}`: the build's isolation depends on it")
         if "\0" in value:
             raise JobError(f"job field `env`: the value of `{name}` holds a NUL character")

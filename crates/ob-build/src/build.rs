@@ -163,22 +163,53 @@ pub async fn build(
 }
 
 /// Checks every patch the lock pins (beside the lock) before any container starts; each step
-/// checks its copy again.
+/// checks its copy again. A patch must be a regular file inside the lock's directory (no link
+/// out of it: its sha256 would be printed) and small: a link to a device or a FIFO would stall
+/// the build here.
 fn verify_patches(lock: &Lock, lock_dir: &Path) -> Result<(), BuildError> {
+    let mut root = None;
     for package in &lock.packages {
         for patch in &package.settings.patches {
             let path = lock_dir.join(&patch.path);
-            let found = crate::files::sha256_file(&path).map_err(|error| BuildError::Patch {
+            let refused = |problem: String| BuildError::Patch {
                 package: package.name.clone(),
                 path: path.clone(),
-                problem: format!("could not be read: {error}"),
-            })?;
+                problem,
+            };
+            if root.is_none() {
+                root = Some(
+                    fs_err::canonicalize(lock_dir)
+                        .map_err(|error| refused(format!("could not be read: {error}")))?,
+                );
+            }
+            let canonical = fs_err::canonicalize(&path)
+                .map_err(|error| refused(format!("could not be read: {error}")))?;
+            if root
+                .as_ref()
+                .is_some_and(|root| !canonical.starts_with(root))
+            {
+                return Err(refused(
+                    "leads outside the lock's directory (through a link)".to_owned(),
+                ));
+            }
+            let metadata = fs_err::metadata(&canonical)
+                .map_err(|error| refused(format!("could not be read: {error}")))?;
+            if !metadata.is_file() {
+                return Err(refused("is not a regular file".to_owned()));
+            }
+            if metadata.len() > ob_lock::MAX_PATCH_BYTES {
+                return Err(refused(format!(
+                    "is larger than {} bytes",
+                    ob_lock::MAX_PATCH_BYTES
+                )));
+            }
+            let found = crate::files::sha256_file(&canonical)
+                .map_err(|error| refused(format!("could not be read: {error}")))?;
             if found != patch.sha256 {
-                return Err(BuildError::Patch {
-                    package: package.name.clone(),
-                    path,
-                    problem: format!("has sha256 {found}, but the lock pins {}", patch.sha256),
-                });
+                return Err(refused(format!(
+                    "has sha256 {found}, but the lock pins {}",
+                    patch.sha256
+                )));
             }
         }
     }
@@ -334,4 +365,88 @@ fn remove_stale_wheels(out: &Path, report: &BuildReport) -> Result<(), BuildErro
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock_with_patch(path: &str, sha256: &str) -> Lock {
+        Lock {
+            packages: vec![ob_lock::Package {
+                name: "tuned".into(),
+                version: "1.0".into(),
+                settings: ob_lock::BuildSettings {
+                    patches: vec![ob_lock::Patch {
+                        path: path.into(),
+                        sha256: sha256.into(),
+                    }],
+                    ..Default::default()
+                },
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn problem(result: Result<(), BuildError>) -> String {
+        match result {
+            Err(BuildError::Patch { problem, .. }) => problem,
+            other => panic!("not a patch error: {other:?}"),
+        }
+    }
+
+    /// Regression (attacker's review): a patch that is a link out of the lock's directory had
+    /// its target hashed and the hash printed; one that is a FIFO or a device stalled the build.
+    #[test]
+    fn a_patch_must_be_a_small_regular_file_inside_the_lock_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock_dir = dir.path().join("repo");
+        fs_err::create_dir_all(lock_dir.join("patches")).unwrap();
+        fs_err::write(lock_dir.join("patches/ok.patch"), "x").unwrap();
+        let sha256 = crate::files::sha256_file(&lock_dir.join("patches/ok.patch")).unwrap();
+        assert!(verify_patches(&lock_with_patch("patches/ok.patch", &sha256), &lock_dir).is_ok());
+        assert!(
+            problem(verify_patches(
+                &lock_with_patch("patches/ok.patch", &"0".repeat(64)),
+                &lock_dir
+            ))
+            .contains("but the lock pins")
+        );
+
+        fs_err::write(dir.path().join("secret"), "host file").unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("secret"),
+            lock_dir.join("patches/out.patch"),
+        )
+        .unwrap();
+        let out = problem(verify_patches(
+            &lock_with_patch("patches/out.patch", &sha256),
+            &lock_dir,
+        ));
+        assert!(out.contains("outside the lock's directory"), "{out}");
+        assert!(
+            !out.contains("sha256"),
+            "the target's digest is not shown: {out}"
+        );
+
+        std::os::unix::fs::symlink("/dev/zero", lock_dir.join("patches/zero.patch")).unwrap();
+        let zero = problem(verify_patches(
+            &lock_with_patch("patches/zero.patch", &sha256),
+            &lock_dir,
+        ));
+        assert!(zero.contains("outside"), "{zero}");
+
+        let fifo = lock_dir.join("patches/fifo.patch");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let fifo = problem(verify_patches(
+            &lock_with_patch("patches/fifo.patch", &sha256),
+            &lock_dir,
+        ));
+        assert!(fifo.contains("not a regular file"), "{fifo}");
+    }
 }

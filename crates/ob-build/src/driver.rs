@@ -373,6 +373,19 @@ mod tests {
         driver.sort_unstable();
         lock.sort_unstable();
         assert_eq!(driver, lock);
+        let tuple = |name: &str| -> Vec<&str> {
+            let start = job_py.find(&format!("{name} = (")).unwrap();
+            let end = start + job_py[start..].find(')').unwrap();
+            job_py[start..end].split('"').skip(1).step_by(2).collect()
+        };
+        assert_eq!(
+            tuple("RESERVED_ENV_PREFIXES"),
+            ob_lock::RESERVED_BUILD_ENV_PREFIXES
+        );
+        assert_eq!(
+            tuple("ALLOWED_ENV_PREFIXES"),
+            ob_lock::ALLOWED_BUILD_ENV_PREFIXES
+        );
     }
 
     #[test]

@@ -926,6 +926,11 @@ fn apply_settings(
     }
     let dir = work.join("patches");
     fs_err::create_dir(&dir).map_err(BuildError::io("create", &dir))?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs_err::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(BuildError::io("set the mode of", &dir))?;
+    }
     let mut mounted = Vec::new();
     for (index, patch) in settings.patches.iter().enumerate() {
         let Some(source) = request.sdist.patches.get(index) else {
@@ -937,10 +942,10 @@ fn apply_settings(
         };
         let name = format!("{index}-{}", safe_file_name(&patch.path));
         let copy = dir.join(&name);
-        fs_err::copy(source, &copy).map_err(|error| BuildError::Patch {
+        copy_patch(source, &copy).map_err(|problem| BuildError::Patch {
             package: request.name.to_owned(),
             path: source.clone(),
-            problem: format!("could not be read: {error}"),
+            problem,
         })?;
         let found = crate::files::sha256_file(&copy).map_err(BuildError::io("read", &copy))?;
         if found != patch.sha256 {
@@ -958,6 +963,25 @@ fn apply_settings(
     ));
     job.patches = Some(mounted);
     Ok(())
+}
+
+/// Copies the patch at `source` to `copy` (readable by the build's uid, whatever the source's
+/// mode or the umask): a regular file of at most [`ob_lock::MAX_PATCH_BYTES`], or why not. The
+/// copy is hashed afterwards, so a file swapped in between is caught there.
+fn copy_patch(source: &Path, copy: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let unreadable = |error: std::io::Error| format!("could not be read: {error}");
+    if !fs_err::metadata(source).map_err(unreadable)?.is_file() {
+        return Err("is not a regular file".to_owned());
+    }
+    let input = fs_err::File::open(source).map_err(unreadable)?;
+    let mut output = fs_err::File::create(copy).map_err(unreadable)?;
+    let copied = std::io::copy(&mut input.take(ob_lock::MAX_PATCH_BYTES + 1), &mut output)
+        .map_err(unreadable)?;
+    if copied > ob_lock::MAX_PATCH_BYTES {
+        return Err(format!("is larger than {} bytes", ob_lock::MAX_PATCH_BYTES));
+    }
+    fs_err::set_permissions(copy, std::fs::Permissions::from_mode(0o444)).map_err(unreadable)
 }
 
 /// The last part of `path` with anything but `[A-Za-z0-9._-]` replaced: a name in the container.

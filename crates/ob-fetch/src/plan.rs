@@ -166,6 +166,25 @@ fn check_package(package: &Package) -> Result<Planned, FetchError> {
                         ),
                     )
                 })?;
+            // The label is not taken on trust: the lock must pin exactly the bytes offline-build
+            // makes for this tool and version, so a file with another sha256 cannot pass for a
+            // stand-in, in fetch or in build (which verifies the wheelhouse through this plan).
+            let made = ob_index::image_tools::sdist(tool, &package.version);
+            let made_sha256 = {
+                use sha2::Digest as _;
+                hex::encode(sha2::Sha256::digest(&made))
+            };
+            if made_sha256 != sdist.sha256.to_ascii_lowercase() || made.len() as u64 != sdist.size {
+                return Err(invalid(
+                    package,
+                    format!(
+                        "`{filename}` is marked as offline-build's stand-in for the image's {}, \
+                         but the lock pins other bytes (sha256 {}) than the stand-in has \
+                         ({made_sha256}); resolve again",
+                        tool.project, sdist.sha256
+                    ),
+                ));
+            }
             Source::ImageTool(tool, sdist.path.clone())
         }
         (Some(url), None) => Source::Url(check_url(package, url)?),
@@ -234,5 +253,47 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stand_in(sha256: &str, size: u64) -> Lock {
+        let tool = ob_index::image_tools::image_tool("cmake").unwrap();
+        Lock {
+            packages: vec![Package {
+                name: "cmake".into(),
+                version: "3.31.6".into(),
+                build_only: true,
+                sdist: ob_lock::Sdist {
+                    filename: ob_index::image_tools::sdist_filename(tool, "3.31.6"),
+                    path: Some("wheelhouse/cmake-3.31.6.tar.gz".into()),
+                    size,
+                    sha256: sha256.into(),
+                    ..Default::default()
+                },
+                image_tool: Some("cmake=3.31.6-2".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// Regression (attacker's review): `image-tool` was a label; any file pinned under the
+    /// stand-in's name passed as the image's cmake.
+    #[test]
+    fn an_image_tool_entry_must_pin_the_stand_ins_own_bytes() {
+        use sha2::Digest as _;
+        let tool = ob_index::image_tools::image_tool("cmake").unwrap();
+        let made = ob_index::image_tools::sdist(tool, "3.31.6");
+        let sha256 = hex::encode(sha2::Sha256::digest(&made));
+        let planned = plan(&stand_in(&sha256, made.len() as u64)).unwrap();
+        assert!(matches!(planned[0].source, Source::ImageTool(..)));
+
+        let other = "0".repeat(64);
+        let error = plan(&stand_in(&other, made.len() as u64)).unwrap_err();
+        assert!(format!("{error:?}").contains("other bytes"), "{error:?}");
     }
 }

@@ -91,7 +91,7 @@ pub struct LocalFile {
     pub bytes: Vec<u8>,
 }
 
-/// What a local file's URL says: it is never downloaded (the store is given its bytes).
+/// What a local file's URL says: it is never downloaded (`obtain` serves it from memory).
 const LOCAL_FILES_URL: &str = "http://localhost/.offline-build/local/";
 
 impl ProxyConfig {
@@ -554,7 +554,7 @@ fn local_page(state: &State, name: &str, local: &LocalFile) -> Arc<ProjectPage> 
     let sha256 = hex::encode(Sha256::digest(&local.bytes));
     let stored = state.config.sdist_store.join(&sha256);
     if fs_err::read(&stored).map(|bytes| bytes == local.bytes).ok() != Some(true) {
-        // A failed write shows later as a failed download of a URL that leads nowhere.
+        // Best effort: a copy that is missing later is written again from memory (`obtain`).
         let _ = write_atomically_blocking(&stored, &local.bytes);
     }
     // The base is a constant URL and the names are normalized project names and their
@@ -802,11 +802,20 @@ async fn obtain(state: &State, project: &str, filename: &str) -> Result<Obtained
     let _only_download = gate.lock().await;
     let bytes = match read_verified(&path, &expected).await {
         Some(bytes) => bytes,
-        None => {
-            let (bytes, _) = state.client.download(file).await?;
-            write_atomically(&path, bytes.clone()).await?;
-            bytes
-        }
+        // A project answered from here is never downloaded, even when the store lost its copy:
+        // its page was made from these very bytes (so they have the sha256 it lists).
+        None => match state.config.local_projects.get(&page.name) {
+            Some(local) => {
+                let bytes = Bytes::from(local.bytes.clone());
+                write_atomically(&path, bytes.clone()).await?;
+                bytes
+            }
+            None => {
+                let (bytes, _) = state.client.download(file).await?;
+                write_atomically(&path, bytes.clone()).await?;
+                bytes
+            }
+        },
     };
     let served = ServedFile {
         project: page.name.clone(),

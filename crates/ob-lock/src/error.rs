@@ -511,7 +511,7 @@ impl Problem {
                 "every sdist, crate and patch must be pinned by its sha256; regenerate the lock with `offline-build resolve`"
             }
             Problem::ReservedEnvName { .. } => {
-                "PATH, HOME, SOURCE_DATE_EPOCH and the other variables listed in docs/lockfile.md are the build's own; remove it from the package's build settings and run `offline-build resolve` again"
+                "PATH, HOME, SOURCE_DATE_EPOCH, the LD_, PYTHON, PIP_, CARGO_ (but CARGO_PROFILE_) and RUSTC families and the other variables listed in docs/lockfile.md are the build's own; remove it from the package's build settings and run `offline-build resolve` again"
             }
             Problem::BadEnvName { .. } | Problem::BadSettingValue { .. } => {
                 "fix the package's build settings in your offline-build configuration and run `offline-build resolve` again"

@@ -276,6 +276,10 @@ impl BuildSettings {
     }
 }
 
+/// The largest patch a package's settings may name: a patch of an sdist is a small text file,
+/// and a larger "patch" (a link to a device, say) must not stall a build.
+pub const MAX_PATCH_BYTES: u64 = 16 << 20;
+
 /// Variables a package's `env` may not set: the build relies on their values for
 /// reproducibility and isolation.
 pub const RESERVED_BUILD_ENV: &[&str] = &[
@@ -325,13 +329,31 @@ pub fn check_build_env_name(name: &str) -> Result<(), Problem> {
             "is not letters, digits and `_`, starting with a letter or `_`",
         ));
     }
-    if RESERVED_BUILD_ENV.contains(&name) {
+    let reserved_family = RESERVED_BUILD_ENV_PREFIXES
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+        && !ALLOWED_BUILD_ENV_PREFIXES
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+    if RESERVED_BUILD_ENV.contains(&name) || reserved_family {
         return Err(Problem::ReservedEnvName {
             name: name.to_owned(),
         });
     }
     Ok(())
 }
+
+/// Families of variables a package's `env` may not set either: the dynamic loader's
+/// (`LD_AUDIT` is as strong as `LD_PRELOAD`), the interpreter's, pip's (a backend that calls
+/// pip must not be pointed at wheels the sdist ships), and cargo's and rustc's
+/// (`CARGO_ENCODED_RUSTFLAGS` would replace the path-rewriting flags, `RUSTC_WRAPPER` the
+/// compiler), except those in [`ALLOWED_BUILD_ENV_PREFIXES`].
+pub const RESERVED_BUILD_ENV_PREFIXES: &[&str] = &["LD_", "PYTHON", "PIP_", "CARGO_", "RUSTC"];
+
+/// Exceptions to [`RESERVED_BUILD_ENV_PREFIXES`]: cargo's profile settings (e.g.
+/// `CARGO_PROFILE_RELEASE_LTO=off`), which change how a crate is optimised, not what it is
+/// built from or where.
+pub const ALLOWED_BUILD_ENV_PREFIXES: &[&str] = &["CARGO_PROFILE_"];
 
 /// A `name==version` pin.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -336,6 +336,24 @@ fn env_name_rule_is_exact_and_case_sensitive() {
         );
         assert!(matches!(problem, Problem::ReservedEnvName { .. }));
     }
+    // Whole families too (attacker's review: LD_AUDIT, CARGO_ENCODED_RUSTFLAGS, RUSTC_WRAPPER,
+    // PIP_FIND_LINKS slipped past the exact list), but for cargo's profile settings.
+    for name in [
+        "LD_AUDIT",
+        "PYTHONSTARTUP",
+        "PIP_FIND_LINKS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+    ] {
+        assert!(
+            matches!(
+                check_build_env_name(name),
+                Err(Problem::ReservedEnvName { .. })
+            ),
+            "{name}"
+        );
+    }
+    check_build_env_name("CARGO_PROFILE_RELEASE_LTO").unwrap();
 }
 
 /// The wheel cache key hashes this text: a package without settings keeps its old key, and any

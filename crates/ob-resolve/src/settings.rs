@@ -30,8 +30,7 @@ use crate::ResolveError;
 /// The settings file looked for beside the lock.
 pub const CONFIG_FILE: &str = "offline-build.toml";
 
-/// Patches larger than this are not patches.
-const MAX_PATCH_BYTES: u64 = 16 << 20;
+use ob_lock::MAX_PATCH_BYTES;
 
 /// Settings by package, as the user configured them.
 #[derive(Debug, Clone, Default)]

@@ -40,6 +40,9 @@ const MAX_DOWNLOAD_BYTES: u64 = 512 << 20;
 const MAX_UNCOMPRESSED_BYTES: u64 = 4 << 30;
 /// Longer lines are no path a hint asks about; they are skipped.
 const MAX_LINE_BYTES: usize = 4096;
+/// Most of the index kept in memory while it is sorted: trixie's is 25 MB; a mirror that
+/// inflates a few MB of gzip into gigabytes of made-up entries stops here.
+const MAX_KEPT_BYTES: u64 = 256 << 20;
 
 /// A Debian architecture and its multiarch triplet (the directory under `usr/lib/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,6 +270,7 @@ pub fn write_index(
     // One string per kept file, `key\tpath\tpackages`: sorting the lines sorts by key, since
     // the tab sorts below every character a key has.
     let mut lines: Vec<String> = Vec::new();
+    let mut kept_bytes = 0u64;
     let mut line = Vec::with_capacity(256);
     loop {
         line.clear();
@@ -295,6 +299,16 @@ pub fn write_index(
             .ok()
             .and_then(|text| index_line(text, triplet))
         {
+            kept_bytes += entry.len() as u64;
+            if kept_bytes > MAX_KEPT_BYTES {
+                return Err(not_contents(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "it lists more of the files looked for than any Debian suite does (over \
+                         {MAX_KEPT_BYTES} bytes)"
+                    ),
+                )));
+            }
             lines.push(entry);
         }
     }
@@ -339,7 +353,13 @@ fn index_line(line: &str, triplet: &str) -> Option<String> {
     let line = line.trim_end();
     let (path, location) = line.rsplit_once([' ', '\t'])?;
     let path = path.trim_end();
-    if !kept(path, triplet) || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // Only the characters real paths of kept files have: a hint quotes the path, and a hostile
+    // mirror must not put shell syntax or invisible characters into it.
+    if !kept(path, triplet)
+        || !path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+-/".contains(&b))
+    {
         return None;
     }
     // `[[area/]section/]name`, several separated by commas.
@@ -654,6 +674,22 @@ usr/include/evil.h                                      libdevel/Bad;Name
 
     fn paths(entries: &[ContentsEntry]) -> Vec<&str> {
         entries.iter().map(|entry| entry.path.as_str()).collect()
+    }
+
+    /// Regression (attacker's review): a hostile mirror could put shell syntax or invisible
+    /// characters into a path that a hint quotes.
+    #[test]
+    fn paths_with_characters_no_real_path_has_are_not_kept() {
+        let triplet = "x86_64-linux-gnu";
+        assert!(index_line("usr/include/zstd.h     libdevel/libzstd-dev", triplet).is_some());
+        for hostile in [
+            "usr/include/`reboot`.h   libdevel/evil-dev",
+            "usr/include/$(id).h   libdevel/evil-dev",
+            "usr/include/a|b.h   libdevel/evil-dev",
+            "usr/include/zs\u{200b}td.h   libdevel/evil-dev",
+        ] {
+            assert!(index_line(hostile, triplet).is_none(), "{hostile}");
+        }
     }
 
     #[test]

@@ -76,14 +76,15 @@ def test_the_users_other_variables_are_set_as_given():
         "CPPFLAGS": "-I/usr/include/foo",
         "LDFLAGS": "-Wl,-O1",
         "GREET_NO_SPEEDUPS": "1",
-        "CARGO_INCREMENTAL": "1",
+        "CARGO_PROFILE_RELEASE_LTO": "off",
     }
     job = parse(json.dumps({**protocol_job(), "env": user}))
     environment = build_environment(job, "/tmp/venv", python_cflags="-O2")
     assert environment["CPPFLAGS"] == "-I/usr/include/foo"
     assert environment["LDFLAGS"] == "-Wl,-O1"
     assert environment["GREET_NO_SPEEDUPS"] == "1"
-    assert environment["CARGO_INCREMENTAL"] == "1"
+    assert environment["CARGO_PROFILE_RELEASE_LTO"] == "off"
+    assert environment["CARGO_INCREMENTAL"] == "0", "the driver's own, which the user may not set"
     assert environment["CFLAGS"] == f"-O2 {PREFIX_MAP}"
 
 

@@ -122,6 +122,19 @@ def test_refuses_a_variable_the_isolation_depends_on(name):
         parse(json.dumps(data))
 
 
+@pytest.mark.parametrize(
+    "name", ["LD_AUDIT", "PYTHONSTARTUP", "PIP_FIND_LINKS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER"]
+)
+def test_refuses_a_variable_of_a_reserved_family(name):
+    with pytest.raises(JobError, match=f"may not set `{name}`"):
+        parse(json.dumps({**protocol_job(), "env": {name: "x"}}))
+
+
+def test_allows_cargo_profile_settings():
+    env = {"CARGO_PROFILE_RELEASE_LTO": "off"}
+    assert parse(json.dumps({**protocol_job(), "env": env})).env == env
+
+
 @pytest.mark.parametrize("name", ["", "1CFLAGS", "MY-FLAG", "MY FLAG", "A=B", "CFLAGS\n", "\u00c4", "A\0B"])
 def test_refuses_what_is_not_a_variable_name(name):
     with pytest.raises(JobError, match="is not a variable name") as raised:
