@@ -202,7 +202,7 @@ async fn a_hook_that_leaves_a_process_behind_reaches_nothing_and_changes_nothing
         sha256: lingerer.sha256.clone(),
         crates: Vec::new(),
         settings: Default::default(),
-        patches: Vec::new(),
+        patch_root: std::path::PathBuf::new(),
     };
     let minibackend_wheel = build_minibackend(&builder, dir.path(), &minibackend).await;
     let outcome = builder
@@ -259,7 +259,7 @@ async fn build_minibackend(
                 sha256: packed.sha256.clone(),
                 crates: Vec::new(),
                 settings: Default::default(),
-                patches: Vec::new(),
+                patch_root: std::path::PathBuf::new(),
             },
             environment: &[],
             mode: Mode::Build,

@@ -346,12 +346,7 @@ impl Run<'_> {
             sha256: package.sdist.sha256.clone(),
             crates,
             settings: package.settings.clone(),
-            patches: package
-                .settings
-                .patches
-                .iter()
-                .map(|patch| self.lock_dir.join(&patch.path))
-                .collect(),
+            patch_root: self.lock_dir.to_path_buf(),
         }
     }
 

@@ -181,10 +181,10 @@ pub struct SdistInput {
     /// The user's settings for this package, as the lock records them: variables and
     /// config settings for every step, patches applied before any hook. Part of the cache key.
     pub settings: ob_lock::BuildSettings,
-    /// Where each of `settings.patches` is on the host, in the same order; each is copied
-    /// into the step and checked against its sha256 there, so that what is mounted is what
-    /// the lock pins.
-    pub patches: Vec<PathBuf>,
+    /// The directory `settings.patches` are relative to (the lock's): each patch is copied
+    /// from there into the step and checked against its sha256, so that what is mounted is
+    /// what the lock pins.
+    pub patch_root: PathBuf,
 }
 
 /// One verified `.crate` file a step vendors.
@@ -907,19 +907,7 @@ fn apply_settings(
         job.env = Some(settings.env.clone());
     }
     if !settings.config_settings.is_empty() {
-        job.config_settings = Some(
-            settings
-                .config_settings
-                .iter()
-                .map(|(key, value)| {
-                    let value = match value {
-                        ob_lock::ConfigSetting::One(one) => serde_json::Value::from(one.clone()),
-                        ob_lock::ConfigSetting::Many(many) => serde_json::Value::from(many.clone()),
-                    };
-                    (key.clone(), value)
-                })
-                .collect(),
-        );
+        job.config_settings = Some(settings.config_settings_json());
     }
     if settings.patches.is_empty() {
         return Ok(());
@@ -933,13 +921,7 @@ fn apply_settings(
     }
     let mut mounted = Vec::new();
     for (index, patch) in settings.patches.iter().enumerate() {
-        let Some(source) = request.sdist.patches.get(index) else {
-            return Err(BuildError::Patch {
-                package: request.name.to_owned(),
-                path: PathBuf::from(&patch.path),
-                problem: "was not found beside the lock".to_owned(),
-            });
-        };
+        let source = &request.sdist.patch_root.join(&patch.path);
         let name = format!("{index}-{}", safe_file_name(&patch.path));
         let copy = dir.join(&name);
         copy_patch(source, &copy).map_err(|problem| BuildError::Patch {

@@ -224,6 +224,24 @@ impl BuildSettings {
             && self.patches.is_empty()
     }
 
+    /// `config_settings` as a frontend passes them to the hooks: a JSON object of strings and
+    /// lists of strings.
+    pub fn config_settings_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        self.config_settings
+            .iter()
+            .map(|(key, setting)| {
+                let value = match setting {
+                    ConfigSetting::One(text) => Value::String(text.clone()),
+                    ConfigSetting::Many(items) => {
+                        Value::Array(items.iter().cloned().map(Value::String).collect())
+                    }
+                };
+                (key.clone(), value)
+            })
+            .collect()
+    }
+
     /// A canonical text of all four fields for a wheel cache key to hash: equal settings give
     /// equal text, any difference a different one; `""` when empty, so that a package without
     /// settings keeps the key it had before settings existed. `extra_build_requires` is taken
@@ -243,17 +261,7 @@ impl BuildSettings {
             .iter()
             .map(|(name, value)| (name.clone(), Value::String(value.clone())))
             .collect();
-        let config_settings: Map<String, Value> = self
-            .config_settings
-            .iter()
-            .map(|(key, setting)| {
-                let value = match setting {
-                    ConfigSetting::One(text) => Value::String(text.clone()),
-                    ConfigSetting::Many(items) => strings(items),
-                };
-                (key.clone(), value)
-            })
-            .collect();
+        let config_settings = self.config_settings_json();
         let mut extra = self.extra_build_requires.clone();
         extra.sort();
         extra.dedup();

@@ -722,7 +722,7 @@ impl Engine {
             return Ok(Status::Waiting);
         };
         state.stepping = true;
-        let (settings, patches) = self.config.for_package(&node.name, &node.version);
+        let settings = self.config.for_package(&node.name, &node.version);
         actions.push(Action::Step {
             node: node.clone(),
             env: key,
@@ -733,7 +733,7 @@ impl Engine {
                 sha256: served.sha256.clone(),
                 crates: self.book.crates(&served.filename),
                 settings,
-                patches,
+                patch_root: self.config.patch_root.clone(),
             }),
             environment: wheels,
         });
@@ -892,7 +892,7 @@ impl Engine {
                 let filename = state.filename.clone();
                 match result {
                     Ok((path, served, facts)) => {
-                        let (settings, _) = self.config.for_package(&node.name, &node.version);
+                        let settings = self.config.for_package(&node.name, &node.version);
                         // What the user added counts as the sdist's own static requirements:
                         // every environment of the package is resolved with them.
                         let facts = if settings.extra_build_requires.is_empty() {

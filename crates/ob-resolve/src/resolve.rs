@@ -701,8 +701,7 @@ fn make_lock(
             },
             settings: options
                 .config
-                .for_package(&entry.pin.name, &entry.pin.version)
-                .0,
+                .for_package(&entry.pin.name, &entry.pin.version),
             build_requires: entry
                 .build_requires
                 .iter()

@@ -42,6 +42,8 @@ pub struct BuildConfig {
     /// `image-tools`: the index projects served by the builder image's own tools
     /// ([`ob_index::image_tools`]); `None` means all of them.
     pub image_tools: Option<Vec<String>>,
+    /// The lock's directory: the patches' paths are relative to it, in the lock as here.
+    pub patch_root: PathBuf,
     pub(crate) rules: Vec<Rule>,
 }
 
@@ -53,8 +55,6 @@ pub(crate) struct Rule {
     version: Option<(String, pep440_rs::VersionSpecifiers)>,
     /// Patches already pinned and made relative to the lock's directory.
     settings: BuildSettings,
-    /// Patch files on the host, in the order of `settings.patches`.
-    patch_files: Vec<PathBuf>,
 }
 
 /// A pyproject.toml: only `[tool.offline-build]` is ours.
@@ -131,7 +131,10 @@ impl BuildConfig {
         }
         match from_project {
             Some((project, table)) => BuildConfig::from_table(table, project, &lock_dir),
-            None => Ok(BuildConfig::default()),
+            None => Ok(BuildConfig {
+                patch_root: lock_dir,
+                ..BuildConfig::default()
+            }),
         }
     }
 
@@ -180,6 +183,7 @@ impl BuildConfig {
             }
         };
         Ok(BuildConfig {
+            patch_root: lock_dir.to_path_buf(),
             source: Some(file.to_path_buf()),
             notes: Vec::new(),
             image_tools,
@@ -201,11 +205,10 @@ impl BuildConfig {
                 .is_none_or(|tools| tools.iter().any(|tool| tool == project))
     }
 
-    /// The settings in effect for `name` (normalized) at `version`, and their patch files on
-    /// the host (in order).
-    pub fn for_package(&self, name: &str, version: &str) -> (BuildSettings, Vec<PathBuf>) {
+    /// The settings in effect for `name` (normalized) at `version`; their patches are in
+    /// [`BuildConfig::patch_root`].
+    pub fn for_package(&self, name: &str, version: &str) -> BuildSettings {
         let mut settings = BuildSettings::default();
-        let mut files = Vec::new();
         for rule in self.rules.iter().filter(|rule| rule.matches(name, version)) {
             settings.env.extend(rule.settings.env.clone());
             settings
@@ -217,11 +220,10 @@ impl BuildConfig {
             settings
                 .patches
                 .extend(rule.settings.patches.iter().cloned());
-            files.extend(rule.patch_files.iter().cloned());
         }
         settings.extra_build_requires.sort();
         settings.extra_build_requires.dedup();
-        (settings, files)
+        settings
     }
 
     /// A warning for every entry that matches none of `locked` (name, version): settings for
@@ -314,13 +316,11 @@ impl Rule {
                 ));
             }
         }
-        let mut patches = Vec::new();
-        let mut patch_files = Vec::new();
-        for written in &entry.patches {
-            let (patch, file) = pin_patch(written, location, base, lock_dir)?;
-            patches.push(patch);
-            patch_files.push(file);
-        }
+        let patches = entry
+            .patches
+            .iter()
+            .map(|written| pin_patch(written, location, base, lock_dir))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut extra_build_requires = entry.extra_build_requires;
         extra_build_requires.sort();
         extra_build_requires.dedup();
@@ -343,7 +343,6 @@ impl Rule {
                 extra_build_requires,
                 patches,
             },
-            patch_files,
         })
     }
 
@@ -366,7 +365,7 @@ fn pin_patch(
     location: &str,
     base: &Path,
     lock_dir: &Path,
-) -> Result<(Patch, PathBuf), ResolveError> {
+) -> Result<Patch, ResolveError> {
     let hint = "keep patches in the repository beside the lock, e.g. `patches/lxml-fix.patch`";
     let file = base.join(written);
     let canonical = |path: &Path| {
@@ -408,13 +407,10 @@ fn pin_patch(
         }
     }
     let sha256 = sha256_of(&absolute, written, location)?;
-    Ok((
-        Patch {
-            path: parts.join("/"),
-            sha256,
-        },
-        absolute,
-    ))
+    Ok(Patch {
+        path: parts.join("/"),
+        sha256,
+    })
 }
 
 fn sha256_of(path: &Path, written: &str, location: &str) -> Result<String, ResolveError> {
@@ -507,7 +503,7 @@ name = "other"
 "#,
         )
         .unwrap();
-        let (new, files) = config.for_package("lxml", "5.3.0");
+        let new = config.for_package("lxml", "5.3.0");
         assert_eq!(new.env["CFLAGS"], "-O3", "the later entry wins");
         assert_eq!(new.env["A"], "1");
         assert_eq!(new.extra_build_requires, ["cython>=3"]);
@@ -521,11 +517,14 @@ name = "other"
             new.patches[0].sha256,
             hex::encode(Sha256::digest(b"--- a\n"))
         );
-        assert_eq!(files.len(), 1);
-        let (old, files) = config.for_package("lxml", "4.9.4");
+        assert!(
+            config.patch_root.join(&new.patches[0].path).is_file(),
+            "patch paths are relative to the lock's directory"
+        );
+        let old = config.for_package("lxml", "4.9.4");
         assert_eq!(old.env["CFLAGS"], "-O1", "`>=5` does not match 4.9.4");
-        assert!(old.patches.is_empty() && files.is_empty());
-        assert!(config.for_package("requests", "2.0").0.is_empty());
+        assert!(old.patches.is_empty());
+        assert!(config.for_package("requests", "2.0").is_empty());
         let warnings = config.unmatched([("lxml", "5.3.0")]);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
@@ -545,7 +544,7 @@ name = "other"
         .unwrap();
         let lock = dir.path().join("pylock.toml");
         let from_project = BuildConfig::find(&lock, Some(&project)).unwrap();
-        assert_eq!(from_project.for_package("lxml", "1").0.env["X"], "project");
+        assert_eq!(from_project.for_package("lxml", "1").env["X"], "project");
         assert!(from_project.notes.is_empty());
 
         fs_err::write(
@@ -554,7 +553,7 @@ name = "other"
         )
         .unwrap();
         let from_file = BuildConfig::find(&lock, Some(&project)).unwrap();
-        assert_eq!(from_file.for_package("lxml", "1").0.env["X"], "file");
+        assert_eq!(from_file.for_package("lxml", "1").env["X"], "file");
         assert!(
             from_file.notes[0].contains("is not used"),
             "{:?}",
