@@ -29,6 +29,9 @@ const ASIDE: &[&str] = &[
     "tests",
     "testing",
     "test-crates",
+    // meson's own test suite, which numpy and others vendor: Cargo.lock files there pin
+    // crates that exist on no registry (`bar 0.1`).
+    "test cases",
     "doc",
     "docs",
     "example",
@@ -309,6 +312,22 @@ mod tests {
         }
         builder.into_inner().unwrap().finish().unwrap();
         path
+    }
+
+    /// numpy 2.5.4's sdist vendors meson, whose `test cases/rust/*` hold Cargo.lock files for
+    /// crates no registry has: resolve failed on a 404 for the crate `bar` 0.1.
+    #[test]
+    fn cargo_files_of_vendored_test_suites_do_not_count() {
+        for aside in [
+            "numpy-2.5.4/vendored-meson/meson/test cases/rust/25 cargo lock/Cargo.lock",
+            "numpy-2.5.4/vendored-meson/meson/test cases/rust/34 rust.workspace workspace/Cargo.toml",
+            "demo-1.0/tests/crate/Cargo.lock",
+            "demo-1.0/vendor/x/Cargo.toml",
+        ] {
+            assert_eq!(rust_file(aside), None, "{aside}");
+        }
+        assert_eq!(rust_file("demo-1.0/rust/Cargo.lock"), Some("Cargo.lock"));
+        assert_eq!(rust_file("demo-1.0/Cargo.toml"), Some("Cargo.toml"));
     }
 
     #[test]
