@@ -22,9 +22,14 @@ def environment(index_url):
     }
 
 
-def arguments(report, requirements_file, constraints_file=None):
-    """`pip install` arguments for a dry run that writes its report to `report`."""
+def arguments(report, requirements_file, constraints_file=None, only_binary=()):
+    """`pip install` arguments for a dry run that writes its report to `report`. The projects
+    in `only_binary` (the releases the user allowed as wheels) are taken as wheels: on the
+    command line, pip applies it after `PIP_NO_BINARY=:all:` from the environment, and our
+    index lists nothing else for them."""
     argv = ["install", "--dry-run", "--ignore-installed", "--report", report, "-r", requirements_file]
     if constraints_file is not None:
         argv += ["-c", constraints_file]
+    if only_binary:
+        argv += ["--only-binary", ",".join(only_binary)]
     return argv

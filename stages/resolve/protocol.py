@@ -4,6 +4,7 @@ Shapes are checked here, so that a malformed input fails with a message that nam
 """
 
 import json
+import re
 from dataclasses import dataclass
 
 EVENT_PREFIX = "offline-build-event "
@@ -15,12 +16,16 @@ class ProtocolError(Exception):
     pass
 
 
+_NORMALIZED_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+
+
 @dataclass(frozen=True)
 class Session:
     socket: str  # the index proxy's unix socket
     requests: str  # the directory the host writes requests into (read-only here)
     out: str  # results/ and logs/ go here
     jobs: int  # resolutions at once
+    only_binary: tuple = ()  # normalized names pip may take only as wheels (`allow-binary`)
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,18 @@ def parse_session(text):
     jobs = _field(document, "jobs", int, where)
     if jobs < 1:
         raise ProtocolError(f"{where}: `jobs` must be at least 1, not {jobs}")
-    _only(document, ("socket", "requests", "out", "jobs"), where)
+    _only(document, ("socket", "requests", "out", "jobs", "only_binary"), where)
+    only_binary = _field(document, "only_binary", list, where) if "only_binary" in document else []
+    for name in only_binary:
+        # pip takes them as one comma-separated option value: plain normalized names only.
+        if not isinstance(name, str) or not _NORMALIZED_NAME.fullmatch(name):
+            raise ProtocolError(f"{where}: `only_binary` holds {name!r}, not a normalized project name")
     return Session(
         socket=_field(document, "socket", str, where),
         requests=_field(document, "requests", str, where),
         out=_field(document, "out", str, where),
         jobs=jobs,
+        only_binary=tuple(only_binary),
     )
 
 

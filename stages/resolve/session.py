@@ -146,7 +146,9 @@ class Resolver:
                 constraints_file = os.path.join(inputs, "constraints.txt")
                 write_atomically(constraints_file, requirements.requirements_file(request.constraints))
             report_file = os.path.join(inputs, "report.json")
-            argv = pip_command.arguments(report_file, requirements_file, constraints_file)
+            argv = pip_command.arguments(
+                report_file, requirements_file, constraints_file, self.session.only_binary
+            )
             returncode = self.pip.run(request.id, argv, pip_dir, log)
             if returncode != 0:
                 return returncode, None

@@ -259,28 +259,26 @@ fn manifest_disagreements(lock: &Lock, wheelhouse: &Path) -> Result<Vec<String>,
         })?;
     let mut disagreements = Vec::new();
     for package in &lock.packages {
-        let sdist = &package.sdist;
+        let (filename, sha256) = (package.filename(), package.file_sha256());
+        let size = package
+            .wheel
+            .as_ref()
+            .map_or(package.sdist.size, |wheel| wheel.size);
         let Some(entry) = manifest
             .files
             .iter()
-            .find(|entry| entry.filename == sdist.filename)
+            .find(|entry| entry.filename == filename)
         else {
             continue;
         };
-        if entry.sha256 != sdist.sha256
-            || entry.size != sdist.size
+        if entry.sha256 != sha256
+            || entry.size != size
             || entry.name != package.name
             || entry.version != package.version
         {
             disagreements.push(format!(
-                "{}: the wheelhouse manifest records {} {} with sha256 {}, the lock says {} {} with sha256 {}",
-                sdist.filename,
-                entry.name,
-                entry.version,
-                entry.sha256,
-                package.name,
-                package.version,
-                sdist.sha256
+                "{filename}: the wheelhouse manifest records {} {} with sha256 {}, the lock says {} {} with sha256 {sha256}",
+                entry.name, entry.version, entry.sha256, package.name, package.version,
             ));
         }
     }

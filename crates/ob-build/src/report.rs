@@ -50,6 +50,9 @@ pub enum PackageStatus {
     TimedOut,
     /// Not attempted, because a package it needs to build failed.
     Skipped,
+    /// Not built: a release `allow-binary` names, taken as its upstream wheel from the
+    /// wheelhouse, which passed the same checks as a built one.
+    Prebuilt,
 }
 
 impl PackageStatus {
@@ -57,7 +60,10 @@ impl PackageStatus {
     pub fn has_wheel(self) -> bool {
         matches!(
             self,
-            PackageStatus::Built | PackageStatus::UpToDate | PackageStatus::Cached
+            PackageStatus::Built
+                | PackageStatus::UpToDate
+                | PackageStatus::Cached
+                | PackageStatus::Prebuilt
         )
     }
 }
@@ -70,7 +76,8 @@ pub struct PackageReport {
     pub name: String,
     /// Version.
     pub version: String,
-    /// sha256 of the sdist it was built from (verified before the build).
+    /// sha256 of the sdist it was built from (verified before the build); empty for a
+    /// [`PackageStatus::Prebuilt`] package, which has no sdist.
     pub sdist_sha256: String,
     /// The wheel's file name in the output directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -78,6 +78,18 @@ impl Run<'_> {
                 for id in ready {
                     let used = self.used_wheels(graph, id, &wheels);
                     let package = &self.lock.packages[id.index()];
+                    if package.wheel.is_some() {
+                        // Nothing to build: checked and copied at once.
+                        started[id.index()] = true;
+                        let report = self.admit_prebuilt(id);
+                        if report.status.has_wheel() {
+                            wheels[id.index()] = Some(self.used_wheel(id, &report));
+                        }
+                        self.reporter.on_package_done(&report, &[]);
+                        reports[id.index()] = Some(report);
+                        finished_any = true;
+                        continue;
+                    }
                     let key = self.builder.cache_key(
                         &package.name,
                         &package.version,
@@ -348,6 +360,67 @@ impl Run<'_> {
             settings: package.settings.clone(),
             patch_root: self.lock_dir.to_path_buf(),
         }
+    }
+
+    /// Package `id`'s upstream wheel (a release `allow-binary` names) into the output
+    /// directory: copied there under a hidden name, checked as a built wheel is (sha256
+    /// against the lock, one sound archive, RECORD, METADATA, the install policy), then given
+    /// its name. A package that fails is reported failed, its dependants skipped.
+    fn admit_prebuilt(&self, id: PackageId) -> PackageReport {
+        let package = &self.lock.packages[id.index()];
+        let mut report = self.blank_report(id, Vec::new(), package.file_sha256().to_owned());
+        report.sdist_sha256.clear();
+        let Some(wheel) = &package.wheel else {
+            report.error = Some(format!(
+                "`{}` {} has no wheel",
+                package.name, package.version
+            ));
+            return report;
+        };
+        let copy = self.out.join(format!(".prebuilt-{}", wheel.filename));
+        let admitted = crate::files::copy_file(&self.wheelhouse.join(&wheel.filename), &copy)
+            .map_err(|err| err.to_string())
+            .and_then(|()| {
+                crate::step::ProducedWheel::prebuilt(
+                    copy.clone(),
+                    &wheel.filename,
+                    &package.pin(),
+                    self.builder.policy(),
+                )
+                .map_err(|problem| problem.to_string())
+            })
+            .and_then(|checked| {
+                if checked.sha256 == wheel.sha256 {
+                    Ok(checked)
+                } else {
+                    Err(format!(
+                        "its sha256 is {}, but the lock pins {}",
+                        checked.sha256, wheel.sha256
+                    ))
+                }
+            })
+            .and_then(|checked| {
+                fs_err::rename(&copy, self.out.join(&wheel.filename))
+                    .map(|()| checked)
+                    .map_err(|err| err.to_string())
+            });
+        match admitted {
+            Ok(checked) => {
+                report.status = PackageStatus::Prebuilt;
+                report.wheel = Some(checked.filename);
+                report.wheel_sha256 = Some(checked.sha256);
+                report.top_level = checked.top_level;
+                report.extension_modules = checked.extension_modules;
+            }
+            Err(problem) => {
+                let _ = fs_err::remove_file(&copy);
+                report.error = Some(format!(
+                    "`{}` {}: the upstream wheel `{}` was refused: {problem}",
+                    package.name, package.version, wheel.filename
+                ));
+            }
+        }
+        report
     }
 
     /// Builds package `id` (or takes its cached wheel) and, when its wheel passed the checks,

@@ -288,6 +288,27 @@ pub struct ProducedWheel {
 }
 
 impl ProducedWheel {
+    /// An upstream wheel at `path` (verified by its sha256 already), admitted as `pin`'s wheel
+    /// when it passes the checks of a built one: a release `allow-binary` names.
+    pub fn prebuilt(
+        path: PathBuf,
+        filename: &str,
+        pin: &ob_lock::Pin,
+        policy: &InstallPolicy,
+    ) -> Result<ProducedWheel, WheelProblem> {
+        let checked = wheel::check_wheel_named(&path, filename, &pin.name, &pin.version, policy)?;
+        Ok(ProducedWheel {
+            filename: filename.to_owned(),
+            sha256: checked.sha256,
+            top_level: checked.top_level,
+            extension_modules: checked.extension_modules,
+            metadata: checked.metadata,
+            path,
+            from_cache: false,
+            _step_dir: None,
+        })
+    }
+
     /// Puts the wheel at `target`, replacing what is there: a hard link to a cache entry where
     /// it can, a copy of a wheel a container wrote (so that what is kept is ours).
     pub fn place(&self, target: &Path) -> Result<(), BuildError> {
@@ -385,6 +406,11 @@ impl Builder {
     /// The OCI runtime steps run under, if not the daemon's default.
     pub fn runtime(&self) -> Option<&str> {
         self.options.runtime.as_deref()
+    }
+
+    /// What a wheel may install: the policy every built wheel is checked under.
+    pub fn policy(&self) -> &InstallPolicy {
+        &self.options.policy
     }
 
     /// The image's layer digest.

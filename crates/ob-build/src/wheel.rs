@@ -177,6 +177,20 @@ pub fn check_wheel_with(
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
+    check_wheel_named(path, &filename, name, version, policy)
+}
+
+/// [`check_wheel_with`] for a wheel kept under another name (a content-addressed store keeps
+/// files by their sha256): `filename` is the wheel's own name, which must be `name`'s at
+/// `version`.
+pub fn check_wheel_named(
+    path: &Path,
+    filename: &str,
+    name: &str,
+    version: &str,
+    policy: &InstallPolicy,
+) -> Result<CheckedWheel, WheelProblem> {
+    let filename = filename.to_owned();
     let wrong_name = || WheelProblem::WrongName {
         expected: format!("{name} {version}"),
     };

@@ -55,12 +55,12 @@ pub(crate) fn plan(lock: &Lock) -> Result<Vec<Planned>, FetchError> {
     let mut planned = Vec::with_capacity(lock.packages.len());
     for package in &lock.packages {
         let entry = check_package(package)?;
-        if let Some(other) = seen.insert(&package.sdist.filename, &package.name) {
+        if let Some(other) = seen.insert(package.filename(), &package.name) {
             return Err(invalid(
                 package,
                 format!(
                     "the file `{}` is also named by package `{other}`; each file may appear once",
-                    package.sdist.filename
+                    package.filename()
                 ),
             ));
         }
@@ -115,11 +115,16 @@ fn invalid(package: &Package, reason: String) -> FetchError {
     }
 }
 
-fn check_package(package: &Package) -> Result<Planned, FetchError> {
-    let sdist = &package.sdist;
-    let filename = &sdist.filename;
+/// The file `filename` can be a wheelhouse's, and its size and sha256 can pin it.
+fn check_file(
+    package: &Package,
+    filename: &str,
+    size: u64,
+    sha256: &str,
+    what: &str,
+) -> Result<(), FetchError> {
     if filename.is_empty() {
-        return Err(invalid(package, "the sdist has an empty file name".into()));
+        return Err(invalid(package, format!("{what} has an empty file name")));
     }
     if filename.contains(['/', '\\', '\0']) || filename == ".." || filename == "." {
         return Err(invalid(
@@ -136,21 +141,45 @@ fn check_package(package: &Package) -> Result<Planned, FetchError> {
             format!("the file name `{filename}` is reserved for the wheelhouse's own files"),
         ));
     }
-    if sdist.size == 0 {
+    if size == 0 {
         return Err(invalid(
             package,
-            format!("the size of `{filename}` is zero; an sdist is never empty"),
+            format!("the size of `{filename}` is zero; {what} is never empty"),
         ));
     }
-    if sdist.sha256.len() != 64 || !sdist.sha256.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+    if sha256.len() != 64 || !sha256.bytes().all(|byte| byte.is_ascii_hexdigit()) {
         return Err(invalid(
             package,
-            format!(
-                "the sha256 of `{filename}` is `{}`, not 64 hexadecimal digits",
-                sdist.sha256
-            ),
+            format!("the sha256 of `{filename}` is `{sha256}`, not 64 hexadecimal digits"),
         ));
     }
+    Ok(())
+}
+
+fn check_package(package: &Package) -> Result<Planned, FetchError> {
+    if let Some(wheel) = &package.wheel {
+        // A release `allow-binary` names: its upstream wheel, downloaded and checked as an
+        // sdist would be.
+        check_file(
+            package,
+            &wheel.filename,
+            wheel.size,
+            &wheel.sha256,
+            "a wheel",
+        )?;
+        return Ok(Planned {
+            name: package.name.clone(),
+            version: package.version.clone(),
+            filename: wheel.filename.clone(),
+            sha256: wheel.sha256.to_ascii_lowercase(),
+            size: wheel.size,
+            source: Source::Url(check_url(package, &wheel.url)?),
+            crate_source: None,
+        });
+    }
+    let sdist = &package.sdist;
+    let filename = &sdist.filename;
+    check_file(package, filename, sdist.size, &sdist.sha256, "an sdist")?;
     let source = match (&sdist.url, &sdist.path) {
         _ if package.image_tool.is_some() => {
             let tool = ob_index::image_tools::image_tool(&package.name)

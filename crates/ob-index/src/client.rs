@@ -73,6 +73,17 @@ impl IndexFile {
         let (_, version) = stem.rsplit_once('-')?;
         (!version.is_empty()).then_some(version)
     }
+
+    /// The version part of a wheel file name (`name-version(-build)?-python-abi-platform.whl`),
+    /// if this is one.
+    pub fn wheel_version(&self) -> Option<&str> {
+        let stem = self.filename.strip_suffix(".whl")?;
+        let parts: Vec<&str> = stem.split('-').collect();
+        match parts.len() {
+            5 | 6 if !parts[1].is_empty() => Some(parts[1]),
+            _ => None,
+        }
+    }
 }
 
 /// A project page: every file the index lists for one project.

@@ -1,7 +1,8 @@
 //! The recording index proxy: the only service the resolve container can reach, over TCP or a
 //! unix socket bind-mounted into it. It answers filtered project pages (sdists only, each with a
-//! published sha256, none uploaded after `exclude-newer`), their sdists or only their PEP 658
-//! metadata, nothing else; every sdist it touches is verified into a content-addressed store.
+//! published sha256, none uploaded after `exclude-newer`; for a release the user allowed as a
+//! binary, its wheels only), their files or only their PEP 658 metadata, nothing else; every
+//! file it touches is verified into a content-addressed store.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -80,6 +81,10 @@ pub struct ProxyConfig {
     /// one file: the image-tool sdists ([`crate::image_tools`]). The index is never asked
     /// about them.
     pub local_projects: BTreeMap<String, LocalFile>,
+    /// Releases the user allowed as upstream wheels (`allow-binary`): normalized project name
+    /// to its one version. Such a project's page lists that version's wheels and nothing else
+    /// (no sdist, no other version); every other page lists no wheel at all.
+    pub allow_binary: BTreeMap<String, String>,
 }
 
 /// The one file of a project the proxy answers itself.
@@ -104,6 +109,7 @@ impl ProxyConfig {
             serve_archives: false,
             metadata: None,
             local_projects: BTreeMap::new(),
+            allow_binary: BTreeMap::new(),
         }
     }
 }
@@ -119,6 +125,7 @@ impl std::fmt::Debug for ProxyConfig {
                 &self.metadata.as_ref().map(|_| "MetadataSource"),
             )
             .field("local_projects", &self.local_projects.keys())
+            .field("allow_binary", &self.allow_binary)
             .finish()
     }
 }
@@ -533,8 +540,13 @@ async fn filtered_page(state: &State, project: &str) -> Result<Arc<ProjectPage>,
         return Ok(local_page(state, &name, local));
     }
     let mut page = state.client.project(&name).await?;
+    let allowed_wheel = state.config.allow_binary.get(&name);
     page.files.retain(|file| {
-        file.is_sdist()
+        let wanted = match allowed_wheel {
+            Some(version) => file.wheel_version() == Some(version.as_str()),
+            None => file.is_sdist(),
+        };
+        wanted
             && file.sha256.as_deref().is_some_and(is_sha256_hex)
             && match state.config.exclude_newer {
                 Some(cutoff) => file.upload_time.is_some_and(|uploaded| uploaded <= cutoff),

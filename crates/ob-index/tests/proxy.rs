@@ -156,6 +156,75 @@ async fn client_names_a_missing_project() {
     );
 }
 
+/// `allow-binary`: the page of a named release lists its wheels and nothing else (not its
+/// sdist, not another version's wheel), and other projects' pages still list no wheel.
+#[tokio::test]
+async fn an_allowed_release_is_listed_by_its_wheels_alone() {
+    let mut entries = demo_entries();
+    entries.push(entry(
+        "Demo",
+        "demo-2.0-py3-none-any.whl",
+        "another wheel",
+        "2024-01-01T00:00:00Z",
+    ));
+    entries.push(entry(
+        "other",
+        "other-1.0-py3-none-any.whl",
+        "not allowed",
+        "2024-01-01T00:00:00Z",
+    ));
+    entries.push(entry(
+        "other",
+        "other-1.0.tar.gz",
+        "its sdist",
+        "2024-01-01T00:00:00Z",
+    ));
+    let index = TestIndex::serve(entries);
+    let store = tempfile::tempdir().unwrap();
+    let proxy = start_proxy(
+        &index,
+        ProxyConfig {
+            allow_binary: [("demo".to_owned(), "1.0".to_owned())].into(),
+            ..archive_config(store.path())
+        },
+    )
+    .await;
+    let base = base(&proxy);
+    let listed = |page: serde_json::Value| -> Vec<String> {
+        page["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|file| file["filename"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, _, body) = get(&format!("{base}/simple/demo/"), true).await;
+    assert_eq!(
+        listed(serde_json::from_slice(&body).unwrap()),
+        ["demo-1.0-py3-none-any.whl"]
+    );
+    let (_, _, body) = get(&format!("{base}/simple/other/"), true).await;
+    assert_eq!(
+        listed(serde_json::from_slice(&body).unwrap()),
+        ["other-1.0.tar.gz"]
+    );
+    let (status, _, bytes) = get(
+        &format!("{base}/files/demo/demo-1.0-py3-none-any.whl"),
+        false,
+    )
+    .await;
+    assert_eq!((status, bytes.as_slice()), (200, b"a wheel".as_slice()));
+    for refused in [
+        "/files/demo/demo-1.0.tar.gz",
+        "/files/demo/demo-2.0-py3-none-any.whl",
+        "/files/other/other-1.0-py3-none-any.whl",
+    ] {
+        let (status, _, _) = get(&format!("{base}{refused}"), false).await;
+        assert_ne!(status, 200, "{refused}");
+    }
+    proxy.stop().await;
+}
+
 #[tokio::test]
 async fn proxy_serves_only_sdists_uploaded_before_the_cutoff_and_records_them() {
     let index = TestIndex::serve(demo_entries());

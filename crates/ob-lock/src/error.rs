@@ -196,8 +196,21 @@ pub enum Problem {
     },
     /// A package without `[packages.sdist]`.
     NoSdist,
-    /// A package that lists wheels: we only lock sdists.
+    /// A package that lists a wheel although `[tool.offline-build].allow-binary` does not name
+    /// its release: every other package is built from its sdist.
     HasWheels,
+    /// A package that lists both an sdist and a wheel: it is either built or taken as a wheel.
+    SdistAndWheel,
+    /// A package that lists several wheels: one environment takes exactly one.
+    SeveralWheels {
+        /// How many.
+        count: usize,
+    },
+    /// An `allow-binary` entry that names no package locked as a wheel.
+    AllowedWithoutWheel {
+        /// `name==version`.
+        pin: String,
+    },
     /// A package taken from a VCS, a directory or an archive instead of an sdist.
     UnsupportedSource {
         /// `vcs`, `directory` or `archive`.
@@ -388,7 +401,23 @@ impl fmt::Display for Problem {
                 versions.join(", ")
             ),
             Problem::NoSdist => write!(f, "package has no sdist"),
-            Problem::HasWheels => write!(f, "package lists wheels"),
+            Problem::HasWheels => write!(
+                f,
+                "package lists a wheel, and `allow-binary` does not name this release"
+            ),
+            Problem::SdistAndWheel => write!(f, "package lists both an sdist and a wheel"),
+            Problem::SeveralWheels { count } => {
+                write!(
+                    f,
+                    "package lists {count} wheels where one environment takes one"
+                )
+            }
+            Problem::AllowedWithoutWheel { pin } => {
+                write!(
+                    f,
+                    "`{pin}` is allowed as a binary, but no package of the lock is that wheel"
+                )
+            }
             Problem::UnsupportedSource { kind } => {
                 write!(f, "package comes from a `{kind}` source, not an sdist")
             }
@@ -501,8 +530,14 @@ impl Problem {
             Problem::NotNormalized { .. } => {
                 "write names in PEP 503 normalized form (lowercase, `-` between words), or regenerate the lock with `offline-build resolve`"
             }
-            Problem::NoSdist | Problem::HasWheels | Problem::UnsupportedSource { .. } => {
+            Problem::NoSdist | Problem::UnsupportedSource { .. } => {
                 "offline-build builds every package from its sdist; lock a release that publishes one with `offline-build resolve`"
+            }
+            Problem::HasWheels
+            | Problem::SdistAndWheel
+            | Problem::SeveralWheels { .. }
+            | Problem::AllowedWithoutWheel { .. } => {
+                "offline-build builds every package from its sdist except the releases `allow-binary` names, each taken as one wheel; regenerate the lock with `offline-build resolve`"
             }
             Problem::UnsupportedMarker { .. } => {
                 "offline-build locks one environment and marks only build-only packages (with `'build' in dependency_groups`); regenerate the lock with `offline-build resolve`"

@@ -64,6 +64,10 @@ pub struct LockTool {
     /// `[[tool.offline-build.crates]]`: every Rust crate some package's build needs, once
     /// each (by name and version), sorted. Packages name theirs in [`Package::crates`].
     pub crates: Vec<Crate>,
+    /// `allow-binary`: the releases the user allowed as upstream wheels (`name==version`,
+    /// normalized, sorted), exactly the lock's packages that have a [`Package::wheel`]. Empty
+    /// for every lock that builds everything from source, and then not written.
+    pub allow_binary: Vec<Pin>,
 }
 
 /// One Rust crate from a registry, pinned as the Cargo.lock of the sdist that needs it pins it.
@@ -161,8 +165,13 @@ pub struct Package {
     pub build_only: bool,
     /// The packages this one depends on at run time (PEP 751 `dependencies`).
     pub dependencies: Vec<Dependency>,
-    /// The one source distribution of this release.
+    /// The one source distribution of this release; empty (`Sdist::default()`) for a package
+    /// taken as a wheel ([`Package::wheel`]).
     pub sdist: Sdist,
+    /// The upstream wheel this release is taken as, instead of being built: only for a
+    /// release the user allowed by name and version (`allow-binary`, recorded in
+    /// [`LockTool::allow_binary`]). PEP 751's `wheels`, with exactly one entry.
+    pub wheel: Option<Wheel>,
     /// `[packages.tool.offline-build].build-requires`: the complete pinned build environment.
     pub build_requires: Vec<Pin>,
     /// `[packages.tool.offline-build].crates`: the Rust crates its build vendors, each one of
@@ -418,6 +427,21 @@ pub struct Sdist {
     pub sha256: String,
 }
 
+/// The one entry of `[[packages.wheels]]`: an upstream wheel from the index, pinned by sha256.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Wheel {
+    /// File name, e.g. `demo-1.0-py3-none-any.whl`; never contains a path separator.
+    pub filename: String,
+    /// Where to download it (https, or http on loopback).
+    pub url: String,
+    /// Upload time from the index (RFC 3339).
+    pub upload_time: Option<String>,
+    /// Size in bytes, never zero.
+    pub size: u64,
+    /// Lowercase hex sha256, 64 digits.
+    pub sha256: String,
+}
+
 /// TOML we carry through without interpreting: the unknown keys of one table, as canonical TOML
 /// text (so that [`Lock`] stays `Eq`). Empty for locks built in memory.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -515,6 +539,23 @@ impl Package {
         Pin {
             name: self.name.clone(),
             version: self.version.clone(),
+        }
+    }
+
+    /// The one file of this release in a wheelhouse: its wheel's name when it is taken as a
+    /// wheel, else its sdist's.
+    pub fn filename(&self) -> &str {
+        match &self.wheel {
+            Some(wheel) => &wheel.filename,
+            None => &self.sdist.filename,
+        }
+    }
+
+    /// The sha256 of [`Package::filename`].
+    pub fn file_sha256(&self) -> &str {
+        match &self.wheel {
+            Some(wheel) => &wheel.sha256,
+            None => &self.sdist.sha256,
         }
     }
 }

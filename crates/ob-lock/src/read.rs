@@ -9,7 +9,7 @@ use toml::{Table, Value};
 use crate::error::{LockError, Problem};
 use crate::model::{
     BUILD_MARKER, BuildSettings, ConfigSetting, Crate, CrateKey, Dependency, Foreign, Lock,
-    LockTool, Package, Patch, Pin, Sdist,
+    LockTool, Package, Patch, Pin, Sdist, Wheel,
 };
 
 /// Our key in `[tool]` tables.
@@ -302,6 +302,16 @@ fn lock_tool(context: &Context<'_>, table: &mut Table) -> Result<LockTool, LockE
             &field("cargo-default-registry"),
         )?,
         crates: crates(context, table)?,
+        allow_binary: context
+            .string_array(table, "allow-binary", &field("allow-binary"))?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|entry| {
+                Pin::parse(&entry).map(|_| split_pin(&entry)).map_err(|_| {
+                    context.error(&field("allow-binary"), Problem::BadPin { found: entry })
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
     };
     context.no_leftovers(table, "tool.offline-build.")?;
     Ok(tool)
@@ -369,9 +379,6 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
             ));
         }
     }
-    if table.contains_key("wheels") {
-        return Err(context.error("wheels", Problem::HasWheels));
-    }
 
     let build_only = match context.optional_string(&mut table, "marker", "marker")? {
         None => false,
@@ -402,10 +409,16 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
             return Err(context.wrong_type("dependencies", "an array of tables", &other));
         }
     };
-    let sdist_table = context
-        .optional_table(&mut table, "sdist", "sdist")?
-        .ok_or_else(|| context.error("sdist", Problem::NoSdist))?;
-    let sdist = sdist(&context, sdist_table)?;
+    let wheel = wheel(&context, &mut table)?;
+    let sdist = match (
+        context.optional_table(&mut table, "sdist", "sdist")?,
+        &wheel,
+    ) {
+        (Some(_), Some(_)) => return Err(context.error("wheels", Problem::SdistAndWheel)),
+        (Some(sdist_table), None) => sdist(&context, sdist_table, "sdist")?,
+        (None, Some(_)) => Sdist::default(),
+        (None, None) => return Err(context.error("sdist", Problem::NoSdist)),
+    };
 
     let mut build_requires = Vec::new();
     let mut crates = Vec::new();
@@ -461,6 +474,7 @@ fn package(mut table: Table, index: usize, path: Option<&Path>) -> Result<Packag
         build_only,
         dependencies,
         sdist,
+        wheel,
         build_requires,
         crates,
         settings,
@@ -584,20 +598,56 @@ fn is_build_marker(marker: &str) -> bool {
     canonical == ours
 }
 
-fn sdist(context: &Context<'_>, mut table: Table) -> Result<Sdist, LockError> {
-    let name = context.optional_string(&mut table, "name", "sdist.name")?;
-    let url = context.optional_string(&mut table, "url", "sdist.url")?;
-    let path = context.optional_string(&mut table, "path", "sdist.path")?;
-    let upload_time = context.optional_datetime(&mut table, "upload-time", "sdist.upload-time")?;
-    let size = context.unsigned(&mut table, "size", "sdist.size")?;
+/// `wheels`: absent for every package built from its sdist; else exactly one entry, from a URL.
+fn wheel(context: &Context<'_>, table: &mut Table) -> Result<Option<Wheel>, LockError> {
+    let items = match table.remove("wheels") {
+        None => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(other) => return Err(context.wrong_type("wheels", "an array of tables", &other)),
+    };
+    let [item] = <[Value; 1]>::try_from(items)
+        .map_err(|items| context.error("wheels", Problem::SeveralWheels { count: items.len() }))?;
+    let Value::Table(entry) = item else {
+        return Err(context.wrong_type("wheels", "an array of tables", &item));
+    };
+    let file = sdist(context, entry, "wheels")?;
+    if file.path.is_some() {
+        return Err(context.error(
+            "wheels.path",
+            Problem::UnsupportedSource {
+                kind: "wheel file path".to_owned(),
+            },
+        ));
+    }
+    let url = file
+        .url
+        .ok_or_else(|| context.error("wheels.url", Problem::Missing))?;
+    Ok(Some(Wheel {
+        filename: file.filename,
+        url,
+        upload_time: file.upload_time,
+        size: file.size,
+        sha256: file.sha256,
+    }))
+}
+
+/// The file table `[packages.sdist]` (or one of `wheels`, whose keys are the same): `field` is
+/// its name in errors.
+fn sdist(context: &Context<'_>, mut table: Table, field: &str) -> Result<Sdist, LockError> {
+    let key = |name: &str| format!("{field}.{name}");
+    let name = context.optional_string(&mut table, "name", &key("name"))?;
+    let url = context.optional_string(&mut table, "url", &key("url"))?;
+    let path = context.optional_string(&mut table, "path", &key("path"))?;
+    let upload_time = context.optional_datetime(&mut table, "upload-time", &key("upload-time"))?;
+    let size = context.unsigned(&mut table, "size", &key("size"))?;
     let mut hashes = context
-        .optional_table(&mut table, "hashes", "sdist.hashes")?
-        .ok_or_else(|| context.error("sdist.hashes.sha256", Problem::MissingSha256))?;
+        .optional_table(&mut table, "hashes", &key("hashes"))?
+        .ok_or_else(|| context.error(&key("hashes.sha256"), Problem::MissingSha256))?;
     let sha256 = context
-        .optional_string(&mut hashes, "sha256", "sdist.hashes.sha256")?
-        .ok_or_else(|| context.error("sdist.hashes.sha256", Problem::MissingSha256))?;
+        .optional_string(&mut hashes, "sha256", &key("hashes.sha256"))?
+        .ok_or_else(|| context.error(&key("hashes.sha256"), Problem::MissingSha256))?;
     // Other algorithms (PEP 751 allows several) are not kept: sha256 is what every stage checks.
-    context.no_leftovers(&table, "sdist.")?;
+    context.no_leftovers(&table, &key(""))?;
 
     // PEP 751 lets `name` be omitted when the URL or path ends in it.
     let filename = match name {
@@ -614,7 +664,7 @@ fn sdist(context: &Context<'_>, mut table: Table) -> Result<Sdist, LockError> {
                     .and_then(|path| path.rsplit('/').next().map(str::to_owned))
             })
             .filter(|name| !name.is_empty())
-            .ok_or_else(|| context.error("sdist.name", Problem::Missing))?,
+            .ok_or_else(|| context.error(&key("name"), Problem::Missing))?,
     };
 
     Ok(Sdist {

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::error::{LockError, Problem};
 use crate::model::{
-    ConfigSetting, Dependency, Lock, Package, Pin, Sdist, check_build_env_name, is_valid_name,
-    is_valid_version, normalize_name,
+    ConfigSetting, Dependency, Lock, Package, Pin, Sdist, Wheel, check_build_env_name,
+    is_valid_name, is_valid_version, normalize_name,
 };
 use crate::read::dotted;
 
@@ -59,6 +59,7 @@ pub(crate) fn lock(lock: &Lock) -> Result<(), LockError> {
         }
     }
     crates(lock)?;
+    allowed_binaries(lock)?;
     for package in &lock.packages {
         references(package, &versions)?;
     }
@@ -320,9 +321,128 @@ fn package_alone(package: &Package) -> Result<(), LockError> {
     if package.requires_python.as_deref() == Some("") {
         return Err(in_package(package, "requires-python", Problem::Empty));
     }
-    sdist(package, &package.sdist)?;
+    match &package.wheel {
+        None => sdist(package, &package.sdist)?,
+        Some(wheel) => prebuilt(package, wheel)?,
+    }
     image_tool(package)?;
     settings(package)
+}
+
+/// `allow-binary` names exactly the packages locked as wheels, each once.
+fn allowed_binaries(lock: &Lock) -> Result<(), LockError> {
+    let field = "tool.offline-build.allow-binary";
+    let mut allowed = BTreeSet::new();
+    for pin in &lock.tool.allow_binary {
+        let entry = pin.to_string();
+        if normalized_name(&pin.name).is_err() || !is_valid_version(&pin.version) {
+            return Err(top(field, Problem::BadPin { found: entry }));
+        }
+        if !allowed.insert((pin.name.as_str(), pin.version.as_str())) {
+            return Err(top(field, Problem::DuplicateEntry { entry }));
+        }
+    }
+    for package in &lock.packages {
+        let key = (package.name.as_str(), package.version.as_str());
+        if package.wheel.is_some() && !allowed.remove(&key) {
+            return Err(in_package(package, "wheels", Problem::HasWheels));
+        }
+    }
+    match allowed.into_iter().next() {
+        Some((name, version)) => Err(top(
+            field,
+            Problem::AllowedWithoutWheel {
+                pin: format!("{name}=={version}"),
+            },
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A package taken as an upstream wheel: one wheel of exactly this release, from a URL,
+/// pinned, and nothing that only a build would use.
+fn prebuilt(package: &Package, wheel: &Wheel) -> Result<(), LockError> {
+    wheel_filename(&wheel.filename, &package.name, &package.version)
+        .map_err(|problem| in_package(package, "wheels.name", problem))?;
+    url(&wheel.url).map_err(|problem| in_package(package, "wheels.url", problem))?;
+    if let Some(upload_time) = &wheel.upload_time {
+        datetime(upload_time)
+            .map_err(|problem| in_package(package, "wheels.upload-time", problem))?;
+    }
+    if wheel.size == 0 {
+        return Err(in_package(package, "wheels.size", Problem::ZeroSize));
+    }
+    if i64::try_from(wheel.size).is_err() {
+        return Err(in_package(package, "wheels.size", Problem::OutOfRange));
+    }
+    if !is_sha256(&wheel.sha256) {
+        return Err(in_package(
+            package,
+            "wheels.hashes.sha256",
+            Problem::BadSha256 {
+                found: wheel.sha256.clone(),
+            },
+        ));
+    }
+    if package.sdist != Sdist::default() {
+        return Err(in_package(package, "wheels", Problem::SdistAndWheel));
+    }
+    let unbuilt = |field: &str, found: String| {
+        Err(in_package(
+            package,
+            field,
+            Problem::BadSettingValue {
+                found,
+                reason: "is given for a package taken as a wheel, which is never built",
+            },
+        ))
+    };
+    if let Some(pin) = package.build_requires.first() {
+        return unbuilt("tool.offline-build.build-requires", pin.to_string());
+    }
+    if let Some(key) = package.crates.first() {
+        return unbuilt("tool.offline-build.crates", key.to_string());
+    }
+    if let Some(tool) = &package.image_tool {
+        return unbuilt("tool.offline-build.image-tool", tool.clone());
+    }
+    if !package.settings.is_empty() {
+        return unbuilt("tool.offline-build", "build settings".to_owned());
+    }
+    Ok(())
+}
+
+/// A wheel file name (PEP 427) of `name` at `version`: `{distribution}-{version}(-{build})?
+/// -{python}-{abi}-{platform}.whl`, no path separators.
+pub(crate) fn wheel_filename(filename: &str, name: &str, version: &str) -> Result<(), Problem> {
+    let refuse = |reason: &'static str| Problem::BadFilename {
+        filename: filename.to_owned(),
+        reason,
+    };
+    if filename.contains(['/', '\\', '\0']) {
+        return Err(refuse("contains a path separator"));
+    }
+    if filename.starts_with('.') {
+        return Err(refuse("starts with a dot"));
+    }
+    let stem = filename
+        .strip_suffix(".whl")
+        .ok_or_else(|| refuse("does not end in .whl"))?;
+    let parts: Vec<&str> = stem.split('-').collect();
+    if !(5..=6).contains(&parts.len()) || parts.iter().any(|part| part.is_empty()) {
+        return Err(refuse("is not `name-version-python-abi-platform.whl`"));
+    }
+    if !is_valid_name(parts[0])
+        || normalize_name(parts[0]) != normalize_name(name)
+        || !parts[1].eq_ignore_ascii_case(version)
+    {
+        return Err(Problem::FilenameMismatch {
+            filename: filename.to_owned(),
+            name: name.to_owned(),
+            version: version.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// `image-tool`: `debian-package=version`, plain characters only, and only on a package whose

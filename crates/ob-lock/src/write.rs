@@ -91,6 +91,12 @@ pub(crate) fn render(lock: &Lock) -> String {
         }
         ours.insert("crates", Item::ArrayOfTables(tables));
     }
+    if !tool.allow_binary.is_empty() {
+        let mut allowed: Vec<String> = tool.allow_binary.iter().map(ToString::to_string).collect();
+        allowed.sort();
+        allowed.dedup();
+        ours["allow-binary"] = value(string_array(allowed));
+    }
     let mut tools = Table::new();
     tools.set_implicit(true);
     tools.insert(TOOL_NAME, Item::Table(ours));
@@ -125,24 +131,46 @@ fn package_table(package: &Package) -> Table {
         table["dependencies"] = value(multiline(dependencies.collect()));
     }
 
-    let sdist = &package.sdist;
-    let mut sdist_table = Table::new();
-    sdist_table["name"] = value(sdist.filename.as_str());
-    if let Some(url) = &sdist.url {
-        sdist_table["url"] = value(url.as_str());
+    match &package.wheel {
+        // PEP 751's `wheels`, here always of one: `[[packages.wheels]]`, laid out as the sdist
+        // table is.
+        Some(wheel) => {
+            let mut entry = Table::new();
+            entry["name"] = value(wheel.filename.as_str());
+            entry["url"] = value(wheel.url.as_str());
+            if let Some(upload_time) = &wheel.upload_time {
+                entry["upload-time"] = value(datetime_value(upload_time));
+            }
+            entry["size"] = value(i64::try_from(wheel.size).unwrap_or(i64::MAX));
+            let mut hashes = InlineTable::new();
+            hashes.insert("sha256", wheel.sha256.as_str().into());
+            entry["hashes"] = value(hashes);
+            let mut wheels = ArrayOfTables::new();
+            wheels.push(entry);
+            table.insert("wheels", Item::ArrayOfTables(wheels));
+        }
+        None => {
+            let sdist = &package.sdist;
+            let mut sdist_table = Table::new();
+            sdist_table["name"] = value(sdist.filename.as_str());
+            if let Some(url) = &sdist.url {
+                sdist_table["url"] = value(url.as_str());
+            }
+            if let Some(path) = &sdist.path {
+                sdist_table["path"] = value(path.as_str());
+            }
+            if let Some(upload_time) = &sdist.upload_time {
+                sdist_table["upload-time"] = value(datetime_value(upload_time));
+            }
+            // Validation refuses sizes above i64::MAX; saturate rather than panic for
+            // unvalidated locks.
+            sdist_table["size"] = value(i64::try_from(sdist.size).unwrap_or(i64::MAX));
+            let mut hashes = InlineTable::new();
+            hashes.insert("sha256", sdist.sha256.as_str().into());
+            sdist_table["hashes"] = value(hashes);
+            table.insert("sdist", Item::Table(sdist_table));
+        }
     }
-    if let Some(path) = &sdist.path {
-        sdist_table["path"] = value(path.as_str());
-    }
-    if let Some(upload_time) = &sdist.upload_time {
-        sdist_table["upload-time"] = value(datetime_value(upload_time));
-    }
-    // Validation refuses sizes above i64::MAX; saturate rather than panic for unvalidated locks.
-    sdist_table["size"] = value(i64::try_from(sdist.size).unwrap_or(i64::MAX));
-    let mut hashes = InlineTable::new();
-    hashes.insert("sha256", sdist.sha256.as_str().into());
-    sdist_table["hashes"] = value(hashes);
-    table.insert("sdist", Item::Table(sdist_table));
 
     let mut pins: Vec<String> = package
         .build_requires

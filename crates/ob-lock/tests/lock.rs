@@ -19,6 +19,55 @@ fn round_trip_is_byte_identical() {
     assert_eq!(back.to_toml_string(), text);
 }
 
+/// A release `allow-binary` names is locked as PEP 751's `wheels` (one entry), the list is
+/// recorded at the top, and both read back as written; the two must agree.
+#[test]
+fn an_allowed_wheel_round_trips_and_must_be_allowed() {
+    let mut lock = sample_lock();
+    let idna = lock.packages.iter_mut().find(|p| p.name == "idna").unwrap();
+    idna.sdist = ob_lock::Sdist::default();
+    idna.build_requires.clear();
+    idna.wheel = Some(ob_lock::Wheel {
+        filename: "idna-3.10-py3-none-any.whl".to_owned(),
+        url: "http://127.0.0.1:8000/files/idna-3.10-py3-none-any.whl".to_owned(),
+        upload_time: Some("2024-09-15T17:06:07Z".to_owned()),
+        size: 70,
+        sha256: common::digest("idna wheel"),
+    });
+    lock.tool.build_order = lock.canonical_build_order().unwrap();
+    let refused = lock.validate().unwrap_err().to_string();
+    assert!(
+        refused.contains("`allow-binary` does not name this release"),
+        "{refused}"
+    );
+
+    lock.tool.allow_binary = vec![pin("idna", "3.10")];
+    lock.validate().unwrap();
+    let text = lock.to_toml_string();
+    assert!(
+        text.contains("[[packages.wheels]]\nname = \"idna-3.10-py3-none-any.whl\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("allow-binary = [\"idna==3.10\"]"), "{text}");
+    assert!(!text.contains("name = \"idna-3.10.tar.gz\""), "{text}");
+    let back = Lock::from_toml_str(&text, Path::new("pylock.toml")).unwrap();
+    assert_eq!(back, lock);
+    assert_eq!(back.to_toml_string(), text);
+    let idna = back.packages.iter().find(|p| p.name == "idna").unwrap();
+    assert_eq!(idna.filename(), "idna-3.10-py3-none-any.whl");
+
+    // A wheel of another release cannot stand for this one.
+    let mut other = lock.clone();
+    let idna = other
+        .packages
+        .iter_mut()
+        .find(|p| p.name == "idna")
+        .unwrap();
+    idna.wheel.as_mut().unwrap().filename = "idna-3.11-py3-none-any.whl".to_owned();
+    let refused = other.validate().unwrap_err().to_string();
+    assert!(refused.contains("idna-3.11-py3-none-any.whl"), "{refused}");
+}
+
 /// Crates are pinned once at the top and named by the packages that vendor them; the tables
 /// read back as written, sorted whatever order they were given in.
 #[test]

@@ -109,6 +109,7 @@ fn locked(
 ) -> Package {
     let (filename, bytes) = make_sdist(sdists, name, version, requires);
     Package {
+        wheel: None,
         name: name.to_owned(),
         version: version.to_owned(),
         requires_python: Some(">=3.8".to_owned()),
@@ -182,6 +183,7 @@ fn write_lock(directory: &Path) -> PathBuf {
             locked(&sdists, "demo-buildtool", "2.0", true, &[], &[]),
         ],
         tool: LockTool {
+            allow_binary: Vec::new(),
             image: "offline-build/builder:trixie".to_owned(),
             image_digest: format!("sha256:{}", common::digest("image")),
             python_version: "3.13.5".to_owned(),

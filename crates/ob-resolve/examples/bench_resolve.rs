@@ -46,6 +46,7 @@ async fn pip_wheel(
             serve_archives: true,
             metadata: None,
             local_projects: Default::default(),
+            allow_binary: Default::default(),
         },
     )
     .await?;

@@ -16,6 +16,8 @@ use crate::sdist::{self, SdistFacts};
 #[derive(Debug, Default)]
 pub struct MetadataBook {
     inner: Mutex<Inner>,
+    /// What a wheel may install, for the wheels of `allow-binary` releases.
+    policy: ob_build::install_policy::InstallPolicy,
 }
 
 #[derive(Debug, Default)]
@@ -29,6 +31,14 @@ struct Inner {
 }
 
 impl MetadataBook {
+    /// A book whose wheels are checked under `policy`.
+    pub fn new(policy: ob_build::install_policy::InstallPolicy) -> MetadataBook {
+        MetadataBook {
+            inner: Mutex::default(),
+            policy,
+        }
+    }
+
     fn inner(&self) -> MutexGuard<'_, Inner> {
         // Plain maps: a panic while holding the lock leaves them usable.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -39,13 +49,38 @@ impl MetadataBook {
         if let Some(facts) = self.inner().facts.get(filename) {
             return Ok(facts.clone());
         }
-        let facts = Arc::new(sdist::read(path, filename)?);
+        let facts = Arc::new(if filename.ends_with(".whl") {
+            self.wheel_facts(filename, path)?
+        } else {
+            sdist::read(path, filename)?
+        });
         Ok(self
             .inner()
             .facts
             .entry(filename.to_owned())
             .or_insert(facts)
             .clone())
+    }
+
+    /// What pip is told about a wheel (only a release `allow-binary` names is listed as one):
+    /// its METADATA, once the whole wheel passed the checks a built one must pass. It has no
+    /// build requirements; it is never built.
+    fn wheel_facts(&self, filename: &str, path: &Path) -> Result<SdistFacts, String> {
+        let parsed = ob_build::wheel::WheelName::parse(filename)
+            .ok_or_else(|| format!("`{filename}` is not a wheel's file name"))?;
+        let checked = ob_build::wheel::check_wheel_named(
+            path,
+            filename,
+            &parsed.distribution,
+            &parsed.version,
+            &self.policy,
+        )
+        .map_err(|problem| problem.to_string())?;
+        Ok(SdistFacts {
+            pkg_info: Some(checked.metadata),
+            build_requires: Vec::new(),
+            crates: Vec::new(),
+        })
     }
 
     /// Records the verified crates that the steps of `filename` vendor.
@@ -132,6 +167,9 @@ impl MetadataSource for MetadataBook {
 /// The version part of an sdist file name (`name-version.tar.gz`; the name may hold `-`, the
 /// version may not).
 pub fn version_of(filename: &str) -> Option<&str> {
+    if let Some(stem) = filename.strip_suffix(".whl") {
+        return stem.split('-').nth(1).filter(|v| !v.is_empty());
+    }
     let stem = filename
         .strip_suffix(".tar.gz")
         .or_else(|| filename.strip_suffix(".zip"))?;

@@ -77,6 +77,14 @@ pub enum Action {
         /// Its sdist's file name.
         filename: String,
     },
+    /// Fetch (verified) and check this node's wheel: a release `allow-binary` names, taken as
+    /// its upstream wheel and never built.
+    Admit {
+        /// The node.
+        node: Pin,
+        /// Its wheel's file name.
+        filename: String,
+    },
     /// Run a step of this node in this environment.
     Step {
         /// The node.
@@ -112,6 +120,13 @@ pub enum Event {
         /// Where the sdist is, and what the proxy recorded, or why it could not be read.
         result: Result<(PathBuf, ServedFile, Arc<SdistFacts>), String>,
     },
+    /// A node's wheel, verified and checked like a built one, or why it was not admitted.
+    Admitted {
+        /// The node.
+        node: Pin,
+        /// What the proxy recorded, and the wheel.
+        result: Result<(ServedFile, Box<ProducedWheel>), String>,
+    },
     /// A step's outcome.
     Stepped {
         /// The node.
@@ -141,8 +156,11 @@ pub struct Plan {
 pub struct Locked {
     /// Name and version.
     pub pin: Pin,
-    /// The sdist as the proxy served and checked it.
+    /// The sdist as the proxy served and checked it (for a prebuilt package, its wheel).
     pub sdist: ServedFile,
+    /// Taken as the upstream wheel `sdist` names (`allow-binary`), not built: it has no build
+    /// environment.
+    pub prebuilt: bool,
     /// `Requires-Python` of its file.
     pub requires_python: Option<String>,
     /// In the top-level resolution.
@@ -196,8 +214,19 @@ struct Node {
     requires_python: Option<String>,
     inspecting: bool,
     sdist: Option<(PathBuf, ServedFile, Arc<SdistFacts>)>,
+    /// A release taken as its upstream wheel (`allow-binary`), once admitted: its sdist,
+    /// records and steps stay empty.
+    prebuilt: Option<(ServedFile, Box<ProducedWheel>)>,
     records: HashMap<EnvKey, Record>,
     stepping: bool,
+}
+
+impl Node {
+    /// The resolution pinned it to a wheel: only the proxy's pages for `allow-binary` releases
+    /// list one.
+    fn is_wheel(&self) -> bool {
+        self.filename.ends_with(".whl")
+    }
 }
 
 /// How a node stands.
@@ -460,6 +489,7 @@ impl Engine {
                     requires_python: pinned.requires_python.clone(),
                     inspecting: false,
                     sdist: None,
+                    prebuilt: None,
                     records: HashMap::new(),
                     stepping: false,
                 });
@@ -500,8 +530,11 @@ impl Engine {
         }
     }
 
-    /// Its wheel, built in its final environment.
+    /// Its wheel, built in its final environment (or, for a prebuilt release, admitted).
     fn final_wheel(&self, node: &Pin) -> Option<&ProducedWheel> {
+        if let Some((_, wheel)) = &self.nodes.get(node)?.prebuilt {
+            return Some(&**wheel);
+        }
         let (key, _) = self.final_env(node)?;
         match &self.nodes.get(node)?.records.get(&key)?.outcome {
             Outcome::Wheel(wheel) => Some(&**wheel),
@@ -629,6 +662,36 @@ impl Engine {
         let Some(state) = self.nodes.get_mut(node) else {
             return Ok(Status::Waiting);
         };
+        if state.is_wheel() {
+            if state.prebuilt.is_some() {
+                return Ok(Status::Complete);
+            }
+            let filename = state.filename.clone();
+            let start = !state.inspecting;
+            state.inspecting = true;
+            if !self.config.allows_binary(&node.name, &node.version) {
+                // The proxy lists wheels only of the releases allow-binary names.
+                let error = ResolveError::BuildFailed {
+                    package: node.name.clone(),
+                    via: self.why(node).into(),
+                    message: format!(
+                        "it was resolved to the wheel `{filename}`, and `allow-binary` does not \
+                         name this release"
+                    ),
+                    tail: String::new(),
+                    log: PathBuf::new(),
+                };
+                self.fail(node, FailurePhase::Sdist, error)?;
+                return Ok(Status::Failed);
+            }
+            if start {
+                actions.push(Action::Admit {
+                    node: node.clone(),
+                    filename,
+                });
+            }
+            return Ok(Status::Waiting);
+        }
         if state.sdist.is_none() {
             if !state.inspecting {
                 state.inspecting = true;
@@ -920,6 +983,32 @@ impl Engine {
                     }
                 }
             }
+            Event::Admitted { node, result } => {
+                let state = self.nodes.get_mut(&node).ok_or_else(|| unknown(&node))?;
+                state.inspecting = false;
+                let filename = state.filename.clone();
+                match result {
+                    Ok(admitted) => {
+                        state.prebuilt = Some(admitted);
+                        Ok(vec![format!(
+                            "`{}` {} is taken as the upstream wheel `{filename}`, not built from \
+                             source: `allow-binary` names it",
+                            node.name, node.version
+                        )])
+                    }
+                    Err(problem) => {
+                        let error = ResolveError::BuildFailed {
+                            package: node.name.clone(),
+                            via: self.why(&node).into(),
+                            message: format!("its wheel `{filename}` was not admitted: {problem}"),
+                            tail: String::new(),
+                            log: PathBuf::new(),
+                        };
+                        self.fail(&node, FailurePhase::Sdist, error)?;
+                        Ok(Vec::new())
+                    }
+                }
+            }
             Event::Stepped {
                 node,
                 env,
@@ -1196,6 +1285,9 @@ impl Engine {
         let mut resolutions: BTreeMap<&Pin, Vec<Arc<Resolution>>> = BTreeMap::new();
         let mut finals: BTreeMap<&Pin, Arc<Resolution>> = BTreeMap::new();
         for node in &self.reachable {
+            if self.nodes.get(node).is_some_and(|n| n.prebuilt.is_some()) {
+                continue;
+            }
             let (_, environment) = self
                 .final_env(node)
                 .ok_or_else(|| internal(&format!("`{node}` has no final build environment")))?;
@@ -1217,10 +1309,13 @@ impl Engine {
         let mut locked = Vec::new();
         for node in &self.reachable {
             let state = self.nodes.get(node).ok_or_else(|| unknown(node))?;
-            let (_, served, _) = state
-                .sdist
-                .as_ref()
-                .ok_or_else(|| internal(&format!("`{node}` has no verified sdist")))?;
+            let served = match (&state.sdist, &state.prebuilt) {
+                (_, Some((served, _))) => served,
+                (Some((_, served, _)), None) => served,
+                (None, None) => {
+                    return Err(internal(&format!("`{node}` has no verified sdist")));
+                }
+            };
             // Names it depends on in every resolution that holds it (extras asked for in one
             // environment add dependencies there only), with each version they had.
             let mut dependencies: Option<BTreeMap<String, BTreeSet<String>>> = None;
@@ -1249,14 +1344,18 @@ impl Engine {
                     }
                 });
             }
-            let environment = &finals[node];
+            let build_requires = match finals.get(node) {
+                Some(environment) => pins_of(environment).into_iter().collect(),
+                None => Vec::new(),
+            };
             locked.push(Locked {
                 pin: node.clone(),
                 sdist: served.clone(),
+                prebuilt: state.prebuilt.is_some(),
                 requires_python: state.requires_python.clone(),
                 runtime: runtime.contains(node),
                 dependencies: dependencies.unwrap_or_default().into_iter().collect(),
-                build_requires: pins_of(environment).into_iter().collect(),
+                build_requires,
             });
         }
         Ok(locked)
@@ -1401,6 +1500,9 @@ mod tests {
                         node,
                         result: Ok((PathBuf::from(filename), served, Arc::new(facts))),
                     }
+                }
+                Some(Action::Admit { node, .. }) => {
+                    panic!("nothing here resolves to a wheel, yet `{node}` is to be admitted")
                 }
                 Some(Action::Step {
                     node, env, mode, ..

@@ -43,7 +43,7 @@ pub enum ResolveError {
     },
     /// A requirement has no sdist at any version it allows (pip backtracked through every
     /// version of whatever required it first).
-    #[error("`{package}`: no source distribution matches `{requirement}`{}\n{}\nhint: offline-build builds everything from source; pick a version that publishes an sdist, or ask the project to publish one",
+    #[error("`{package}`: no source distribution matches `{requirement}`{}\n{}\nhint: offline-build builds everything from source; pick a version that publishes an sdist, or ask the project to publish one. For a release that publishes only wheels, you may take its wheel deliberately: `allow-binary = [\"{package}==VERSION\"]` in offline-build.toml",
         match newest_with_sdist { Some(version) => format!(" (the newest version with an sdist is {version})"), None => " (no version of it has an sdist on this index)".to_string() },
         needed_because(via))]
     NoSdist {

@@ -240,7 +240,7 @@ pub async fn resolve(
 
     // Build tools the image stands in for: served from here, never asked of the index.
     let tools = crate::image_tools::sdists(&image, &options.config);
-    let book = Arc::new(MetadataBook::default());
+    let book = Arc::new(MetadataBook::new(options.policy.clone()));
     let client = IndexClient::new(options.index.clone())?;
     let proxy = IndexProxy::start(
         client,
@@ -251,6 +251,7 @@ pub async fn resolve(
             // The session gets metadata and pages, never an sdist: pip builds nothing.
             serve_archives: false,
             metadata: Some(book.clone()),
+            allow_binary: options.config.allow_binary.clone(),
             local_projects: tools
                 .iter()
                 .map(|tool| {
@@ -287,6 +288,7 @@ pub async fn resolve(
         work.path(),
         options.jobs.max(1),
         options.timeout,
+        options.config.allow_binary.keys().cloned().collect(),
     )?;
     for note in &options.config.notes {
         reporter.on_warning(note);
@@ -306,6 +308,7 @@ pub async fn resolve(
         builder: &builder,
         session: &session,
         logs: work.path().join("logs"),
+        policy: &options.policy,
     };
     let result = run(&mut engine, &context, reporter)
         .await
@@ -356,6 +359,8 @@ struct Context<'a> {
     builder: &'a Builder,
     session: &'a Session,
     logs: PathBuf,
+    /// What a wheel may install: verification builds' and prebuilt wheels' alike.
+    policy: &'a ob_build::install_policy::InstallPolicy,
 }
 
 /// The engine's loop: start what it asks for, take in what comes back, until it is done.
@@ -384,8 +389,10 @@ async fn run(
             {
                 phase = Phase::Verify;
                 reporter.on_phase(phase);
-            } else if matches!(action, Action::Step { .. } | Action::Inspect { .. })
-                && phase == Phase::Runtime
+            } else if matches!(
+                action,
+                Action::Step { .. } | Action::Inspect { .. } | Action::Admit { .. }
+            ) && phase == Phase::Runtime
             {
                 phase = Phase::BuildRequirements;
                 reporter.on_phase(phase);
@@ -481,6 +488,36 @@ fn start<'a>(
                 }
             };
             Ok(Event::Inspected { node, result })
+        }),
+        Action::Admit { node, filename } => Box::pin(async move {
+            let (path, served) = context
+                .proxy
+                .sdist(&node.name, &filename)
+                .await
+                .map_err(ResolveError::Index)?;
+            let policy = context.policy.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                ob_build::ProducedWheel::prebuilt(path, &filename, &node, &policy)
+                    .map(|wheel| (served, Box::new(wheel)))
+                    .map_err(|problem| problem.to_string())
+                    .map(|admitted| (node.clone(), admitted))
+                    .map_err(|problem| (node, problem))
+            })
+            .await
+            .map_err(|join| ResolveError::Driver {
+                message: format!("checking a wheel failed: {join}"),
+                log: None,
+            })?;
+            Ok(match result {
+                Ok((node, admitted)) => Event::Admitted {
+                    node,
+                    result: Ok(admitted),
+                },
+                Err((node, problem)) => Event::Admitted {
+                    node,
+                    result: Err(problem),
+                },
+            })
         }),
         Action::Step {
             node,
@@ -685,6 +722,24 @@ fn make_lock(
                 found: file.sha256.clone(),
             });
         }
+        if entry.prebuilt {
+            packages.push(Package {
+                name: entry.pin.name.clone(),
+                version: entry.pin.version.clone(),
+                requires_python: entry.requires_python.clone(),
+                build_only: !entry.runtime,
+                dependencies: lock_dependencies(&entry.dependencies, &several),
+                wheel: Some(ob_lock::Wheel {
+                    filename: file.filename.clone(),
+                    url: file.url.clone(),
+                    upload_time: file.upload_time.map(|time| time.to_string()),
+                    size: file.size,
+                    sha256: file.sha256.clone(),
+                }),
+                ..Package::default()
+            });
+            continue;
+        }
         packages.push(Package {
             name: entry.pin.name.clone(),
             version: entry.pin.version.clone(),
@@ -745,6 +800,11 @@ fn make_lock(
             build_order: Vec::new(),
             cargo_default_registry: crates.default_registry_in_use(),
             crates: crate_entries.into_values().collect(),
+            allow_binary: locked
+                .iter()
+                .filter(|entry| entry.prebuilt)
+                .map(|entry| entry.pin.clone())
+                .collect(),
         },
         ..Lock::default()
     };

@@ -86,6 +86,10 @@ pub struct SessionJob {
     pub out: String,
     /// Resolutions at once.
     pub jobs: usize,
+    /// Normalized names pip takes only as wheels: the releases `allow-binary` names (the
+    /// proxy lists nothing else for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only_binary: Vec<String>,
 }
 
 /// One request file.
@@ -202,6 +206,7 @@ impl Session {
         work: &Path,
         jobs: usize,
         timeout: Duration,
+        only_binary: Vec<String>,
     ) -> Result<Session, ResolveError> {
         use std::os::unix::fs::PermissionsExt as _;
         let io = |path: &Path| {
@@ -225,6 +230,7 @@ impl Session {
             requests: REQUESTS_MOUNT.to_owned(),
             out: OUT_MOUNT.to_owned(),
             jobs: jobs.max(1),
+            only_binary,
         };
         let mut spec = RunSpec::new(
             image,

@@ -16,6 +16,10 @@
 //!
 //! Every entry that matches a package applies, in file order: a later entry's `env` and
 //! `config-settings` keys replace an earlier one's, its requirements and patches are added.
+//!
+//! At the top level, `allow-binary = ["name==version", ...]` names the releases (exact
+//! versions) that may be taken as the index's upstream wheel, never built: for the rare
+//! package that publishes no sdist. Off unless listed, and loud when used.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -44,6 +48,9 @@ pub struct BuildConfig {
     pub image_tools: Option<Vec<String>>,
     /// The lock's directory: the patches' paths are relative to it, in the lock as here.
     pub patch_root: PathBuf,
+    /// `allow-binary`: normalized name to the one version (PEP 440 normalized) that may be
+    /// taken as an upstream wheel.
+    pub allow_binary: BTreeMap<String, String>,
     pub(crate) rules: Vec<Rule>,
 }
 
@@ -75,6 +82,8 @@ struct FileTable {
     #[serde(default)]
     package: Vec<RuleTable>,
     image_tools: Option<Vec<String>>,
+    #[serde(default)]
+    allow_binary: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,12 +191,40 @@ impl BuildConfig {
                 Some(tools)
             }
         };
+        let mut allow_binary = BTreeMap::new();
+        for entry in &table.allow_binary {
+            let (name, version) = allowed_binary(entry).map_err(|problem| {
+                bad(
+                    &file.display().to_string(),
+                    &format!("`allow-binary`: `{entry}` {problem}"),
+                    "write each entry as `name==version`, one exact release per package",
+                )
+            })?;
+            if let Some(other) = allow_binary.insert(name.clone(), version.clone())
+                && other != version
+            {
+                return Err(bad(
+                    &file.display().to_string(),
+                    &format!("`allow-binary` names `{name}` at both {other} and {version}"),
+                    "one environment takes one version of a package: keep the one you need",
+                ));
+            }
+        }
         Ok(BuildConfig {
             patch_root: lock_dir.to_path_buf(),
             source: Some(file.to_path_buf()),
             notes: Vec::new(),
             image_tools,
+            allow_binary,
             rules,
+        })
+    }
+
+    /// Whether `name` (normalized) at `version` may be taken as an upstream wheel.
+    pub fn allows_binary(&self, name: &str, version: &str) -> bool {
+        self.allow_binary.get(name).is_some_and(|allowed| {
+            allowed == version
+                || pep440_rs::Version::from_str(version).is_ok_and(|v| v.to_string() == *allowed)
         })
     }
 
@@ -237,6 +274,32 @@ impl BuildConfig {
             .as_ref()
             .map(|path| path.display().to_string())
             .unwrap_or_default();
+        let binaries = self.allow_binary.iter().filter(|(name, _)| {
+            !locked
+                .clone()
+                .into_iter()
+                .any(|(locked_name, locked_version)| {
+                    locked_name == name.as_str() && self.allows_binary(name, locked_version)
+                })
+        });
+        let binaries: Vec<String> = binaries
+            .map(|(name, version)| {
+                format!(
+                    "{source}: `allow-binary` names `{name}=={version}`, which is not in the                      lock; it was not used"
+                )
+            })
+            .collect();
+        binaries
+            .into_iter()
+            .chain(self.unmatched_rules(&source, locked))
+            .collect()
+    }
+
+    fn unmatched_rules<'a>(
+        &self,
+        source: &str,
+        locked: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    ) -> Vec<String> {
         self.rules
             .iter()
             .filter(|rule| {
@@ -259,6 +322,23 @@ impl BuildConfig {
             })
             .collect()
     }
+}
+
+/// `name==version` of `allow-binary`: the name normalized, the version exact and normalized.
+fn allowed_binary(entry: &str) -> Result<(String, String), String> {
+    let (name, version) = entry
+        .split_once("==")
+        .ok_or_else(|| "is not `name==version`".to_owned())?;
+    let (name, version) = (name.trim(), version.trim());
+    if !ob_lock::is_valid_name(name) {
+        return Err(format!("names no package (`{name}`)"));
+    }
+    let parsed = pep440_rs::Version::from_str(version)
+        .map_err(|error| format!("has no exact version: {error}"))?;
+    if version.contains('*') || version.starts_with('=') {
+        return Err("has no exact version".to_owned());
+    }
+    Ok((ob_lock::normalize_name(name), parsed.to_string()))
 }
 
 impl Rule {
@@ -562,6 +642,26 @@ name = "other"
     }
 
     #[test]
+    fn allowed_binaries_are_exact_releases_and_off_unless_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = config(dir.path(), "").unwrap();
+        assert!(!none.allows_binary("demo", "1.0"));
+        let config = config(dir.path(), "allow-binary = [\"Demo_Wheel == 1.0\"]\n").unwrap();
+        assert_eq!(config.allow_binary["demo-wheel"], "1.0");
+        assert!(config.allows_binary("demo-wheel", "1.0"));
+        assert!(!config.allows_binary("demo-wheel", "1.1"));
+        assert!(!config.allows_binary("demo", "1.0"));
+        let unmatched = config.unmatched([("demo-wheel", "1.1")]);
+        assert!(
+            unmatched
+                .iter()
+                .any(|w| w.contains("`allow-binary` names `demo-wheel==1.0`")),
+            "{unmatched:?}"
+        );
+        assert!(config.unmatched([("demo-wheel", "1.0")]).is_empty());
+    }
+
+    #[test]
     fn no_file_means_no_settings() {
         let dir = tempfile::tempdir().unwrap();
         let config = BuildConfig::find(&dir.path().join("pylock.toml"), None).unwrap();
@@ -609,6 +709,14 @@ name = "other"
                 "outside the lock's directory",
             ),
             ("[[package]]\nname = \"not a name\"\n", "not a package name"),
+            ("allow-binary = [\"demo>=1\"]\n", "is not `name==version`"),
+            ("allow-binary = [\"demo==1.*\"]\n", "no exact version"),
+            ("allow-binary = [\"demo===1\"]\n", "no exact version"),
+            ("allow-binary = [\"not a name==1\"]\n", "names no package"),
+            (
+                "allow-binary = [\"demo==1\", \"Demo==2\"]\n",
+                "names `demo` at both 1 and 2",
+            ),
         ];
         fs_err::write(dir.path().parent().unwrap().join("outside.patch"), "x").ok();
         for (text, expected) in cases {

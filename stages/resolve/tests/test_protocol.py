@@ -29,7 +29,9 @@ def map_shape(value):
 
 def test_session_fixture_is_read():
     session = protocol.parse_session((PROTOCOL / "resolve-session.json").read_text())
-    assert session == protocol.Session(socket="/ob/index.sock", requests="/ob/requests", out="/out", jobs=2)
+    assert session == protocol.Session(
+        socket="/ob/index.sock", requests="/ob/requests", out="/out", jobs=2, only_binary=("demo-wheel-only",)
+    )
 
 
 def test_request_fixture_is_read():
@@ -77,6 +79,11 @@ def test_event_line():
         ('{"socket": "/s", "requests": "/r", "out": "/o", "jobs": true}', "must be int"),
         ('{"socket": 1, "requests": "/r", "out": "/o", "jobs": 1}', "must be str"),
         ('{"socket": "/s", "requests": "/r", "out": "/o", "jobs": 1, "verify": true}', "unknown fields"),
+        ('{"socket": "/s", "requests": "/r", "out": "/o", "jobs": 1, "only_binary": "x"}', "must be list"),
+        (
+            '{"socket": "/s", "requests": "/r", "out": "/o", "jobs": 1, "only_binary": ["a,:all:"]}',
+            "not a normalized project name",
+        ),
     ],
 )
 def test_bad_sessions(text, says):

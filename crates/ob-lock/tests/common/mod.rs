@@ -36,6 +36,7 @@ pub fn package(
 ) -> Package {
     let filename = Sdist::pep625_filename(name, version);
     Package {
+        wheel: None,
         name: name.to_owned(),
         version: version.to_owned(),
         requires_python: Some(">=3.8".to_owned()),
@@ -75,6 +76,7 @@ pub fn sample_lock() -> Lock {
             package("setuptools", "80.9.0", true, &[], &[]),
         ],
         tool: LockTool {
+            allow_binary: Vec::new(),
             image: "offline-build/builder:trixie".to_owned(),
             image_digest: format!("sha256:{}", digest("image")),
             python_version: "3.13.5".to_owned(),

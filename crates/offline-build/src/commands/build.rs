@@ -112,6 +112,18 @@ fn print_summary(report: &BuildReport, args: &BuildArgs, printer: &Printer, elap
         elapsed.as_secs_f64(),
         args.out.display()
     ));
+    // Loud on every build, not only when the lock was made: these were not built from source.
+    for package in &report.packages {
+        if package.status == PackageStatus::Prebuilt {
+            printer.warn(format!(
+                "{} {} is the upstream wheel `{}`, not built from source: the lock's \
+                 `allow-binary` names it",
+                package.name,
+                package.version,
+                package.wheel.as_deref().unwrap_or_default()
+            ));
+        }
+    }
     for package in report.degraded() {
         printer.warn(format!(
             "{} {} is degraded: {}",
@@ -236,6 +248,7 @@ impl Reporter for BarReporter {
             PackageStatus::UpToDate => self.line(format!("  up to date {what}")),
             PackageStatus::Cached => self.line(format!("  cached     {what}")),
             PackageStatus::Skipped => self.line(format!("  skipped    {what}")),
+            PackageStatus::Prebuilt => self.line(format!("  prebuilt   {what} (upstream wheel)")),
             PackageStatus::Failed | PackageStatus::TimedOut => {
                 let mut text = package
                     .error
