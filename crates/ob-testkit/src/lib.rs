@@ -13,6 +13,7 @@ pub mod index;
 pub mod listener;
 pub mod python;
 pub mod sdist;
+pub mod wheel;
 
 /// The repository's top directory (for `fixtures/` and `stages/`).
 pub fn repo_root() -> std::path::PathBuf {
