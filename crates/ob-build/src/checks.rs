@@ -2,7 +2,6 @@
 //! containers (never from the cache) and compared, and the runtime set installed offline from
 //! the output directory in a fresh container and imported.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use futures_util::StreamExt;
@@ -130,7 +129,25 @@ impl Run<'_> {
             "requirements": requirements,
             "modules": modules,
         });
-        let out = std::path::absolute(self.out).map_err(BuildError::io("find", self.out))?;
+        // Each runtime wheel on its own, hashed as it is mounted (like a build environment's):
+        // what is installed is exactly what was checked, whatever else lies in the directory.
+        let mut inputs = vec![Mount::new(self.builder.stage_dir(), STAGE_MOUNT)];
+        for entry in &runtime {
+            let (Some(wheel), Some(expected)) = (&entry.wheel, &entry.wheel_sha256) else {
+                continue;
+            };
+            let path = self.out.join(wheel);
+            let found = crate::files::sha256_file(&path).map_err(BuildError::io("hash", &path))?;
+            if &found != expected {
+                return Err(BuildError::ChangedWheel {
+                    path,
+                    expected: expected.clone(),
+                    found,
+                });
+            }
+            let absolute = std::path::absolute(&path).map_err(BuildError::io("find", &path))?;
+            inputs.push(Mount::new(absolute, format!("{DIST_DIR}/{wheel}")));
+        }
         let mut spec = RunSpec::new(
             self.builder.image().to_owned(),
             vec![
@@ -142,20 +159,18 @@ impl Run<'_> {
             "build:verify-install",
         );
         spec.runtime = self.builder.runtime().map(str::to_owned);
-        spec.inputs = vec![
-            Mount::new(self.builder.stage_dir(), STAGE_MOUNT),
-            Mount::new(out, DIST_DIR),
-        ];
+        spec.inputs = inputs;
         let log_path = self.out.join(&log_name);
-        let mut log = std::io::BufWriter::new(
+        // Capped like a step's log: the modules imported here are third-party code.
+        let mut log = crate::step::CappedLog::new(std::io::BufWriter::new(
             fs_err::File::create(&log_path).map_err(BuildError::io("create", &log_path))?,
-        );
+        ));
         let mut log_error = None;
         let mut on_line = |line: OutputLine| {
             let text = match line {
                 OutputLine::Stdout(text) | OutputLine::Stderr(text) => text,
             };
-            if let Err(err) = writeln!(log, "{text}") {
+            if let Err(err) = log.line(&text) {
                 log_error.get_or_insert(err);
             }
         };
@@ -168,7 +183,7 @@ impl Run<'_> {
                 action: "verifying the install".to_owned(),
                 source,
             })?;
-        if let Some(err) = log_error.or_else(|| log.flush().err()) {
+        if let Some(err) = log_error.or_else(|| log.finish().err()) {
             return Err(BuildError::io("write", &log_path)(err));
         }
         Ok(InstallCheck {

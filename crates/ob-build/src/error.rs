@@ -85,6 +85,20 @@ pub enum BuildError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A wheel of a build environment is not, just before it is mounted, the file that was
+    /// checked when it joined the output directory (or the cache).
+    #[error(
+        "the wheel `{}` changed after it was checked: its sha256 is {found}, but {expected} was checked",
+        path.display()
+    )]
+    ChangedWheel {
+        /// The wheel.
+        path: PathBuf,
+        /// What it was when checked.
+        expected: String,
+        /// What it is now.
+        found: String,
+    },
     /// A file or directory could not be read or written.
     #[error("could not {action} `{}`", path.display())]
     Io {
@@ -120,6 +134,8 @@ impl BuildError {
             | BuildError::ImageMismatch { .. }
             | BuildError::Crate { .. }
             | BuildError::Patch { .. } => true,
+            // Something other than this build writes to its output directory or the cache.
+            BuildError::ChangedWheel { .. } => false,
             BuildError::WheelhouseCheck { source, .. } => source.is_rejection(),
             BuildError::Sandbox { .. } | BuildError::Io { .. } => false,
         }
@@ -150,6 +166,11 @@ impl BuildError {
             BuildError::Patch { .. } => Some(
                 "the lock pins every patch by sha256: restore the file the lock names, or resolve \
                  again to pin the changed patch"
+                    .to_owned(),
+            ),
+            BuildError::ChangedWheel { .. } => Some(
+                "something else writes to the output directory or the wheel cache while this \
+                 build runs; stop it and build again (wheels are checked again before use)"
                     .to_owned(),
             ),
             BuildError::Io { .. } => None,

@@ -33,7 +33,7 @@ const LOG_END_BYTES: u64 = 8 << 20;
 
 /// A step's log file: the first [`LOG_HEAD_BYTES`] of output as it comes, then only the last
 /// [`LOG_END_BYTES`], written at the end after a line saying what was left out.
-struct CappedLog<W: std::io::Write> {
+pub(crate) struct CappedLog<W: std::io::Write> {
     out: W,
     written: u64,
     end: VecDeque<String>,
@@ -43,7 +43,7 @@ struct CappedLog<W: std::io::Write> {
 }
 
 impl<W: std::io::Write> CappedLog<W> {
-    fn new(out: W) -> CappedLog<W> {
+    pub(crate) fn new(out: W) -> CappedLog<W> {
         CappedLog {
             out,
             written: 0,
@@ -54,7 +54,7 @@ impl<W: std::io::Write> CappedLog<W> {
         }
     }
 
-    fn line(&mut self, text: &str) -> std::io::Result<()> {
+    pub(crate) fn line(&mut self, text: &str) -> std::io::Result<()> {
         let size = text.len() as u64 + 1;
         if self.written + size <= LOG_HEAD_BYTES {
             self.written += size;
@@ -73,7 +73,7 @@ impl<W: std::io::Write> CappedLog<W> {
         Ok(())
     }
 
-    fn finish(mut self) -> std::io::Result<()> {
+    pub(crate) fn finish(mut self) -> std::io::Result<()> {
         if self.dropped_lines > 0 {
             writeln!(
                 self.out,
@@ -640,6 +640,17 @@ impl Builder {
             ),
         ];
         for wheel in request.environment {
+            // What is mounted is hashed now, not only when it joined the output directory: a
+            // wheel replaced there since (by anything else that writes there) is not installed.
+            let found = crate::files::sha256_file(&wheel.path)
+                .map_err(BuildError::io("hash", &wheel.path))?;
+            if found != wheel.wheel.sha256 {
+                return Err(BuildError::ChangedWheel {
+                    path: wheel.path.clone(),
+                    expected: wheel.wheel.sha256.clone(),
+                    found,
+                });
+            }
             inputs.push(Mount::new(
                 absolute(&wheel.path)?,
                 format!("{WHEELS_DIR}/{}", wheel.wheel.wheel),

@@ -546,6 +546,66 @@ async fn a_wrong_or_missing_sdist_stops_the_build_before_it_starts() {
     assert!(!project.out.exists(), "something was built");
 }
 
+/// Replaces a finished package's wheel in the output directory the moment it is reported
+/// done: the other bytes something else could put there before a dependant mounts it.
+struct SwapsWheel {
+    out: std::path::PathBuf,
+    package: &'static str,
+    inner: Recorder,
+}
+
+impl ob_build::Reporter for SwapsWheel {
+    fn on_package_done(&self, package: &ob_build::PackageReport, log_tail: &[String]) {
+        if package.name == self.package
+            && let Some(wheel) = &package.wheel
+        {
+            let target = self.out.join(wheel);
+            let swapped = self.out.join(".swapped");
+            fs_err::write(&swapped, b"not the wheel that was checked").unwrap();
+            fs_err::rename(&swapped, &target).unwrap();
+        }
+        self.inner.on_package_done(package, log_tail);
+    }
+}
+
+/// A build environment's wheel is hashed as it is mounted: one replaced in dist/ after it was
+/// checked (by anything else that writes there) stops the build instead of being installed.
+#[tokio::test]
+async fn a_wheel_replaced_in_the_output_directory_is_not_installed() {
+    let project = Project::new(&[MINIBACKEND, GREET]);
+    let reporter = SwapsWheel {
+        out: project.out.clone(),
+        package: "minibackend",
+        inner: Recorder::default(),
+    };
+    let err = build(&project.lock, &project.options(), &reporter)
+        .await
+        .unwrap_err();
+    let BuildError::ChangedWheel {
+        path,
+        expected,
+        found,
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert!(
+        path.ends_with("minibackend-1.0-py3-none-any.whl"),
+        "{}",
+        path.display()
+    );
+    assert_ne!(expected, found);
+    assert!(err.hint().unwrap().contains("something else writes"));
+    let greet = reporter
+        .inner
+        .done
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(report, _)| report.name == "greet" && report.status.has_wheel());
+    assert!(!greet, "greet was built with a wheel nobody checked");
+}
+
 /// A wheelhouse whose manifest (written by fetch) disagrees with the lock is refused, even when
 /// the files themselves match: it was fetched for another lock.
 #[tokio::test]
