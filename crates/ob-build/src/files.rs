@@ -38,11 +38,15 @@ fn put(from: &Path, to: &Path, link: bool) -> Result<(), BuildError> {
             if link && std::fs::hard_link(from, path).is_ok() {
                 return Ok(());
             }
-            std::io::copy(
-                &mut fs_err::File::open(from)?,
-                &mut fs_err::File::create(path)?,
-            )
-            .map(|_| ())
+            // Ours, whatever mode the source had (a container may leave a 0666 or set-id
+            // wheel): readable by all, writable by this user alone (less if the umask says so).
+            use fs_err::os::unix::fs::OpenOptionsExt as _;
+            let mut target = fs_err::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(path)?;
+            std::io::copy(&mut fs_err::File::open(from)?, &mut target).map(|_| ())
         })
         .map_err(BuildError::io("copy", from))?;
     temporary

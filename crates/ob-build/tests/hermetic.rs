@@ -417,6 +417,16 @@ async fn a_hostile_build_cannot_touch_inputs_or_the_built_set() {
         ])
     );
     assert_eq!(recorder.dropped.lock().unwrap().len(), 2);
+    // It left its wheel 0o6777; the copy in dist/ is ours, with no set-id, execute or
+    // group/other write bit.
+    let wheel = project.out.join(vandal.wheel.as_ref().unwrap());
+    let metadata = fs_err::metadata(&wheel).unwrap();
+    use std::os::unix::fs::MetadataExt as _;
+    assert_eq!(metadata.mode() & 0o7133, 0, "{:o}", metadata.mode());
+    assert_eq!(
+        metadata.uid(),
+        fs_err::metadata(&project.out).unwrap().uid()
+    );
     for dir in [&project.out, &project.wheelhouse] {
         for file in fs_err::read_dir(dir).unwrap() {
             let name = file.unwrap().file_name().to_string_lossy().into_owned();
