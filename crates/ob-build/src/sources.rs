@@ -72,6 +72,9 @@ fn is_native_source(name: &str) -> bool {
         "examples",
         "benchmarks",
         "bench",
+        // meson's own suites (meson's sdist, and the copy numpy vendors).
+        "test cases",
+        "manual tests",
     ];
     let lower = name.trim_start_matches("./").to_ascii_lowercase();
     let parts: Vec<&str> = lower.split('/').collect();
@@ -98,6 +101,11 @@ mod tests {
         assert!(!is_native_source("x-1.0/docs/example.cpp"));
         assert!(!is_native_source("x-1.0/x/__init__.py"));
         assert!(!is_native_source("setuptools-84.2.1/launcher.c"));
+        // Regression: meson 1.12.1 was reported degraded for its test suites' C files.
+        assert!(!is_native_source("meson-1.12.1/manual tests/1 wrap/main.c"));
+        assert!(!is_native_source(
+            "meson-1.12.1/test cases/common/1 trivial/trivial.c"
+        ));
     }
 
     /// Regression: scikit-build-core's wheel was reported degraded for the `_core.c` of the
