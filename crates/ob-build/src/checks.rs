@@ -18,7 +18,10 @@ impl Run<'_> {
     /// Builds every package again in fresh containers and compares the wheels.
     pub async fn check_reproducible(&self, report: &mut BuildReport) -> Result<(), BuildError> {
         let jobs = self.jobs.max(1);
-        let mut pending: Vec<usize> = (0..report.packages.len()).collect();
+        // A prebuilt wheel was not built here: its bytes are pinned, there is nothing to redo.
+        let mut pending: Vec<usize> = (0..report.packages.len())
+            .filter(|&i| report.packages[i].status != crate::report::PackageStatus::Prebuilt)
+            .collect();
         let mut running = FuturesUnordered::new();
         loop {
             while running.len() < jobs {

@@ -78,25 +78,20 @@ impl Run<'_> {
                 for id in ready {
                     let used = self.used_wheels(graph, id, &wheels);
                     let package = &self.lock.packages[id.index()];
-                    if package.wheel.is_some() {
-                        // Nothing to build: checked and copied at once.
-                        started[id.index()] = true;
-                        let report = self.admit_prebuilt(id);
-                        if report.status.has_wheel() {
-                            wheels[id.index()] = Some(self.used_wheel(id, &report));
-                        }
-                        self.reporter.on_package_done(&report, &[]);
-                        reports[id.index()] = Some(report);
-                        finished_any = true;
-                        continue;
-                    }
-                    let key = self.builder.cache_key(
-                        &package.name,
-                        &package.version,
-                        &self.sdist(id),
-                        &used,
-                    );
-                    if let Some(report) = self.up_to_date(id, &key, previous) {
+                    // A prebuilt wheel's one input is its pinned bytes; it is checked again
+                    // on every run (no container: a copy and a read).
+                    let key = match &package.wheel {
+                        Some(wheel) => wheel.sha256.clone(),
+                        None => self.builder.cache_key(
+                            &package.name,
+                            &package.version,
+                            &self.sdist(id),
+                            &used,
+                        ),
+                    };
+                    if package.wheel.is_none()
+                        && let Some(report) = self.up_to_date(id, &key, previous)
+                    {
                         started[id.index()] = true;
                         wheels[id.index()] = Some(self.used_wheel(id, &report));
                         self.reporter.on_package_done(&report, &[]);
@@ -377,34 +372,7 @@ impl Run<'_> {
             ));
             return report;
         };
-        let copy = self.out.join(format!(".prebuilt-{}", wheel.filename));
-        let admitted = crate::files::copy_file(&self.wheelhouse.join(&wheel.filename), &copy)
-            .map_err(|err| err.to_string())
-            .and_then(|()| {
-                crate::step::ProducedWheel::prebuilt(
-                    copy.clone(),
-                    &wheel.filename,
-                    &package.pin(),
-                    self.builder.policy(),
-                )
-                .map_err(|problem| problem.to_string())
-            })
-            .and_then(|checked| {
-                if checked.sha256 == wheel.sha256 {
-                    Ok(checked)
-                } else {
-                    Err(format!(
-                        "its sha256 is {}, but the lock pins {}",
-                        checked.sha256, wheel.sha256
-                    ))
-                }
-            })
-            .and_then(|checked| {
-                fs_err::rename(&copy, self.out.join(&wheel.filename))
-                    .map(|()| checked)
-                    .map_err(|err| err.to_string())
-            });
-        match admitted {
+        match self.admit(package, wheel) {
             Ok(checked) => {
                 report.status = PackageStatus::Prebuilt;
                 report.wheel = Some(checked.filename);
@@ -413,7 +381,6 @@ impl Run<'_> {
                 report.extension_modules = checked.extension_modules;
             }
             Err(problem) => {
-                let _ = fs_err::remove_file(&copy);
                 report.error = Some(format!(
                     "`{}` {}: the upstream wheel `{}` was refused: {problem}",
                     package.name, package.version, wheel.filename
@@ -421,6 +388,46 @@ impl Run<'_> {
             }
         }
         report
+    }
+
+    /// [`Run::admit_prebuilt`]'s work: a hidden copy (not named as a wheel, removed unless it
+    /// is admitted), its sha256 against the lock before anything parses it, the wheel checks,
+    /// then its name in the output directory.
+    fn admit(
+        &self,
+        package: &ob_lock::Package,
+        wheel: &ob_lock::Wheel,
+    ) -> Result<crate::step::ProducedWheel, String> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let source = self.wheelhouse.join(&wheel.filename);
+        let mut copy = tempfile::Builder::new()
+            .prefix(".prebuilt-")
+            .tempfile_in(self.out)
+            .map_err(|err| format!("could not make a copy in `{}`: {err}", self.out.display()))?;
+        let mut from = fs_err::File::open(&source).map_err(|err| err.to_string())?;
+        std::io::copy(&mut from, copy.as_file_mut()).map_err(|err| err.to_string())?;
+        let found = crate::files::sha256_file(copy.path()).map_err(|err| err.to_string())?;
+        if found != wheel.sha256 {
+            return Err(format!(
+                "its sha256 is {found}, but the lock pins {}",
+                wheel.sha256
+            ));
+        }
+        let mut checked = crate::step::ProducedWheel::prebuilt(
+            copy.path().to_path_buf(),
+            &wheel.filename,
+            &package.pin(),
+            self.builder.policy(),
+        )
+        .map_err(|problem| problem.to_string())?;
+        // Build containers read it as another user.
+        fs_err::set_permissions(copy.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|err| err.to_string())?;
+        let target = self.out.join(&wheel.filename);
+        copy.persist(&target)
+            .map_err(|err| format!("could not name it `{}`: {}", target.display(), err.error))?;
+        checked.path = target;
+        Ok(checked)
     }
 
     /// Builds package `id` (or takes its cached wheel) and, when its wheel passed the checks,
@@ -432,6 +439,9 @@ impl Run<'_> {
         key: String,
     ) -> Result<(PackageReport, Vec<String>), BuildError> {
         let package = &self.lock.packages[id.index()];
+        if package.wheel.is_some() {
+            return Ok((self.admit_prebuilt(id), Vec::new()));
+        }
         let log_name = format!("{LOGS_DIR}/{}-{}.log", package.name, package.version);
         let environment = self.environment(&used);
         let sdist = self.sdist(id);

@@ -871,3 +871,96 @@ async fn the_wheel_cache_serves_equal_inputs_checks_every_use_and_can_be_bypasse
             .all(|p| p.status == PackageStatus::Built)
     );
 }
+
+/// Adds `binhelper` 1.0 to `project` as a release taken as its upstream wheel (`files` in it),
+/// and makes greet's build environment need it.
+fn add_prebuilt(project: &mut Project, files: &[(&str, &[u8])]) {
+    let (filename, bytes) = ob_testkit::wheel::pure_wheel("binhelper", "1.0", files, &[]);
+    fs_err::write(project.wheelhouse.join(&filename), &bytes).unwrap();
+    project.lock.packages.push(ob_lock::Package {
+        name: "binhelper".into(),
+        version: "1.0".into(),
+        build_only: true,
+        wheel: Some(ob_lock::Wheel {
+            filename: filename.clone(),
+            url: format!("http://127.0.0.1:1/files/{filename}"),
+            upload_time: None,
+            size: bytes.len() as u64,
+            sha256: ob_testkit::crates::sha256_hex(&bytes),
+        }),
+        ..ob_lock::Package::default()
+    });
+    let greet = project
+        .lock
+        .packages
+        .iter_mut()
+        .find(|p| p.name == "greet")
+        .unwrap();
+    greet.build_requires.push(ob_lock::Pin {
+        name: "binhelper".into(),
+        version: "1.0".into(),
+    });
+    project.lock.tool.allow_binary = vec![ob_lock::Pin {
+        name: "binhelper".into(),
+        version: "1.0".into(),
+    }];
+    project.lock.packages.sort_by(|a, b| a.name.cmp(&b.name));
+    project.lock.tool.build_order = project.lock.canonical_build_order().unwrap();
+    project.lock.validate().unwrap();
+}
+
+/// A prebuilt wheel joins dist/ (mode 0644, status prebuilt) and greet's build environment;
+/// one that the install policy refuses (a top-level `.pth`) fails, and greet, which needs it,
+/// is skipped saying so. Neither leaves a copy behind.
+#[tokio::test]
+async fn a_prebuilt_wheel_is_checked_like_a_built_one_before_it_is_used() {
+    let mut project = Project::new(&[MINIBACKEND, GREET]);
+    add_prebuilt(&mut project, &[("binhelper/__init__.py", b"VALUE = 1\n")]);
+    let report = build(&project.lock, &project.options(), &Recorder::default())
+        .await
+        .unwrap();
+    let helper = entry(&report, "binhelper");
+    assert_eq!(helper.status, PackageStatus::Prebuilt, "{helper:#?}");
+    assert!(helper.sdist_sha256.is_empty());
+    let greet = entry(&report, "greet");
+    assert!(greet.status.has_wheel(), "{greet:#?}");
+    assert!(
+        greet.build_requires.iter().any(|w| w.name == "binhelper"),
+        "{greet:#?}"
+    );
+    let placed = project.out.join("binhelper-1.0-py3-none-any.whl");
+    use std::os::unix::fs::MetadataExt as _;
+    assert_eq!(fs_err::metadata(&placed).unwrap().mode() & 0o7777, 0o644);
+
+    let mut refused = Project::new(&[MINIBACKEND, GREET]);
+    add_prebuilt(
+        &mut refused,
+        &[
+            ("binhelper/__init__.py", b"VALUE = 1\n"),
+            ("binhelper-startup.pth", b"import os\n"),
+        ],
+    );
+    let report = build(&refused.lock, &refused.options(), &Recorder::default())
+        .await
+        .unwrap();
+    let helper = entry(&report, "binhelper");
+    assert_eq!(helper.status, PackageStatus::Failed, "{helper:#?}");
+    let error = helper.error.as_deref().unwrap();
+    assert!(
+        error.contains("was refused") && error.contains(".pth"),
+        "{error}"
+    );
+    let greet = entry(&report, "greet");
+    assert_eq!(greet.status, PackageStatus::Skipped, "{greet:#?}");
+    assert!(
+        greet.error.as_deref().unwrap().contains("`binhelper` 1.0"),
+        "{greet:#?}"
+    );
+    let left: Vec<String> = fs_err::read_dir(&refused.out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("binhelper") || name.starts_with(".prebuilt"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -543,7 +543,11 @@ async fn filtered_page(state: &State, project: &str) -> Result<Arc<ProjectPage>,
     let allowed_wheel = state.config.allow_binary.get(&name);
     page.files.retain(|file| {
         let wanted = match allowed_wheel {
-            Some(version) => file.wheel_version() == Some(version.as_str()),
+            // Of this project (by normalized name) and this version: the index may list any
+            // file on any page.
+            Some(version) => file.wheel_release().is_some_and(|(project, release)| {
+                normalize_name(project) == name && release == version.as_str()
+            }),
             None => file.is_sdist(),
         };
         wanted

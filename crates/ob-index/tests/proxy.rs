@@ -179,6 +179,13 @@ async fn an_allowed_release_is_listed_by_its_wheels_alone() {
         "its sdist",
         "2024-01-01T00:00:00Z",
     ));
+    // Another project's wheel of the same version, listed on demo's page by a lying index.
+    entries.push(entry(
+        "Demo",
+        "evil-1.0-cp313-cp313-manylinux_2_17_x86_64.whl",
+        "not demo",
+        "2024-01-01T00:00:00Z",
+    ));
     let index = TestIndex::serve(entries);
     let store = tempfile::tempdir().unwrap();
     let proxy = start_proxy(
@@ -218,6 +225,7 @@ async fn an_allowed_release_is_listed_by_its_wheels_alone() {
         "/files/demo/demo-1.0.tar.gz",
         "/files/demo/demo-2.0-py3-none-any.whl",
         "/files/other/other-1.0-py3-none-any.whl",
+        "/files/demo/evil-1.0-cp313-cp313-manylinux_2_17_x86_64.whl",
     ] {
         let (status, _, _) = get(&format!("{base}{refused}"), false).await;
         assert_ne!(status, 200, "{refused}");

@@ -409,7 +409,7 @@ impl fmt::Display for Problem {
             Problem::SeveralWheels { count } => {
                 write!(
                     f,
-                    "package lists {count} wheels where one environment takes one"
+                    "package lists {count} wheels; a package taken as a wheel lists exactly one"
                 )
             }
             Problem::AllowedWithoutWheel { pin } => {

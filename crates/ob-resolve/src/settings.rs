@@ -210,6 +210,24 @@ impl BuildConfig {
                 ));
             }
         }
+        // A release taken as a wheel is never built: settings for its build would be silently
+        // ignored (a patch the user relies on among them).
+        if let Some(rule) = rules.iter().find(|rule| {
+            allow_binary
+                .get(&rule.name)
+                .is_some_and(|version| rule.matches(&rule.name, version))
+        }) {
+            return Err(bad(
+                &file.display().to_string(),
+                &format!(
+                    "`{}` has build settings, and `allow-binary` takes it as its upstream wheel, \
+                     which is never built",
+                    rule.name
+                ),
+                "remove its `[[package]]` settings, or build it from its sdist (leave it out of \
+                 `allow-binary`)",
+            ));
+        }
         Ok(BuildConfig {
             patch_root: lock_dir.to_path_buf(),
             source: Some(file.to_path_buf()),
@@ -285,7 +303,8 @@ impl BuildConfig {
         let binaries: Vec<String> = binaries
             .map(|(name, version)| {
                 format!(
-                    "{source}: `allow-binary` names `{name}=={version}`, which is not in the                      lock; it was not used"
+                    "{source}: `allow-binary` names `{name}=={version}`, which is not in the \
+                     lock; it was not used"
                 )
             })
             .collect();
@@ -716,6 +735,10 @@ name = "other"
             (
                 "allow-binary = [\"demo==1\", \"Demo==2\"]\n",
                 "names `demo` at both 1 and 2",
+            ),
+            (
+                "allow-binary = [\"demo==1\"]\n[[package]]\nname = \"demo\"\nenv = { A = \"1\" }\n",
+                "which is never built",
             ),
         ];
         fs_err::write(dir.path().parent().unwrap().join("outside.patch"), "x").ok();
