@@ -55,8 +55,8 @@ pub use run::{
     DEFAULT_PATH, Limits, Mount, Network, OutputLine, RunOutcome, RunSpec, SANDBOX_USER,
 };
 pub use sandbox::{
-    InternalNetwork, LABEL_OWNER_BOOT, LABEL_OWNER_PID, LABEL_RUN, Sandbox, settle_cleanups,
-    until_interrupted,
+    EXPIRY_GRACE, InternalNetwork, LABEL_EXPIRES, LABEL_OWNER_BOOT, LABEL_OWNER_PID,
+    LABEL_OWNER_PIDNS, LABEL_RUN, Sandbox, settle_cleanups, until_interrupted,
 };
 
 /// Re-exported so callers can reach [`Sandbox::docker`]'s type without depending on bollard.

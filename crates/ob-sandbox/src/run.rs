@@ -492,6 +492,15 @@ fn container_body(spec: &RunSpec) -> Result<ContainerCreateBody, SandboxError> {
     };
     let mut labels = owner_labels();
     labels.insert(LABEL_RUN.to_string(), spec.label.clone());
+    if let Some(expires) = crate::sandbox::unix_now()
+        .checked_add(spec.timeout.as_secs())
+        .and_then(|time| time.checked_add(crate::sandbox::EXPIRY_GRACE.as_secs()))
+    {
+        labels.insert(
+            crate::sandbox::LABEL_EXPIRES.to_string(),
+            expires.to_string(),
+        );
+    }
 
     let host_config = HostConfig {
         network_mode: Some(network_mode),

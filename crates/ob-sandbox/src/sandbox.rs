@@ -20,6 +20,17 @@ pub const LABEL_OWNER_PID: &str = "org.offline-build.owner-pid";
 /// Label with the host's boot id, so a pid is only judged alive or dead on the machine (and boot)
 /// that created the object.
 pub const LABEL_OWNER_BOOT: &str = "org.offline-build.owner-boot";
+/// Label with the owner's PID namespace (`pid:[inode]`, as `/proc/self/ns/pid` names it): a pid
+/// is only judged from a process in the same namespace. Two jobs in different namespaces (two
+/// CI containers sharing one daemon) see different pids, and must not take each other's for dead.
+pub const LABEL_OWNER_PIDNS: &str = "org.offline-build.owner-pidns";
+/// Label with the Unix time after which no owner still wants the container: its creation plus
+/// its timeout plus [`EXPIRY_GRACE`]. Past it, anyone's sweep removes it, whatever namespace or
+/// boot it came from.
+pub const LABEL_EXPIRES: &str = "org.offline-build.expires";
+/// What a container's expiry adds to its timeout: its owner stops it at the timeout and then
+/// takes a few seconds to remove it.
+pub const EXPIRY_GRACE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// Label naming what a container is for, e.g. `build:idna-3.10` (from [`crate::RunSpec::label`]).
 pub const LABEL_RUN: &str = "org.offline-build.run";
 
@@ -147,18 +158,15 @@ impl Sandbox {
     }
 
     /// Removes containers and networks labelled as ours whose owner process is dead (killed with
-    /// SIGKILL, or a crash), on this machine and boot. Returns how many objects were removed.
+    /// SIGKILL, or a crash), on this machine and boot and in this PID namespace, and containers
+    /// past their expiry wherever they came from. Returns how many objects were removed.
     /// Objects of live processes, including this one, are left alone.
     pub async fn remove_leftovers(&self) -> Result<usize, SandboxError> {
         let this_boot = boot_id();
-        let is_orphan = |labels: &HashMap<String, String>| {
-            let owner_alive = labels
-                .get(LABEL_OWNER_PID)
-                .and_then(|pid| pid.parse::<u32>().ok())
-                .is_some_and(process_alive);
-            labels.get(LABEL_OWNER_BOOT).map(String::as_str) == Some(this_boot.as_str())
-                && !owner_alive
-        };
+        let this_namespace = pid_namespace();
+        let now = unix_now();
+        let is_orphan =
+            |labels: &HashMap<String, String>| is_orphan(labels, &this_boot, &this_namespace, now);
         let filters = HashMap::from([("label".to_string(), vec![LABEL_OWNER_PID.to_string()])]);
         let mut removed = 0;
 
@@ -447,10 +455,57 @@ pub(crate) fn force_remove() -> RemoveContainerOptions {
 
 /// The labels that mark an object as ours and name its owner.
 pub(crate) fn owner_labels() -> HashMap<String, String> {
-    HashMap::from([
+    let mut labels = HashMap::from([
         (LABEL_OWNER_PID.to_string(), std::process::id().to_string()),
         (LABEL_OWNER_BOOT.to_string(), boot_id()),
-    ])
+    ]);
+    if let Some(namespace) = pid_namespace() {
+        labels.insert(LABEL_OWNER_PIDNS.to_string(), namespace);
+    }
+    labels
+}
+
+/// Whether an object with `labels` is nobody's any more: past its expiry, or (from our boot and
+/// PID namespace) owned by a process that is dead. An object without a namespace label (made
+/// before there was one) is judged by its pid, as it always was.
+fn is_orphan(
+    labels: &HashMap<String, String>,
+    this_boot: &str,
+    this_namespace: &Option<String>,
+    now: u64,
+) -> bool {
+    let expired = labels
+        .get(LABEL_EXPIRES)
+        .and_then(|time| time.parse::<u64>().ok())
+        .is_some_and(|expires| expires < now);
+    if expired {
+        return true;
+    }
+    let same_namespace = match (labels.get(LABEL_OWNER_PIDNS), this_namespace) {
+        (None, _) => true,
+        (Some(theirs), Some(ours)) => theirs == ours,
+        (Some(_), None) => false,
+    };
+    let owner_alive = labels
+        .get(LABEL_OWNER_PID)
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(process_alive);
+    labels.get(LABEL_OWNER_BOOT).map(String::as_str) == Some(this_boot)
+        && same_namespace
+        && !owner_alive
+}
+
+/// This process's PID namespace, as `/proc/self/ns/pid` names it (`pid:[4026531836]`).
+fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|target| target.to_string_lossy().into_owned())
+}
+
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 fn docker_host() -> String {

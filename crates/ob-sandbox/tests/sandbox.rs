@@ -389,6 +389,50 @@ async fn a_killed_process_leaves_a_container_that_remove_leftovers_removes() {
     );
 }
 
+/// A container of a job in another PID namespace (another CI container on the same daemon)
+/// whose owner pid means nothing here is kept, however dead that pid looks from here; one past
+/// its expiry is removed by anyone.
+#[tokio::test]
+async fn another_namespace_s_containers_are_kept_until_they_expire() {
+    let _sweeps = SWEEPS.lock().await;
+    let sandbox = sandbox().await;
+    let image = ob_testkit::image::builder_image();
+    let boot = fs_err::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let create = |label: &str, expires: &str| {
+        let output = std::process::Command::new("docker")
+            .args(["create", "--label"])
+            .arg(format!("{}=999999999", ob_sandbox::LABEL_OWNER_PID))
+            .arg("--label")
+            .arg(format!("{}={}", ob_sandbox::LABEL_OWNER_BOOT, boot.trim()))
+            .arg("--label")
+            .arg(format!("{}=pid:[1]", ob_sandbox::LABEL_OWNER_PIDNS))
+            .arg("--label")
+            .arg(format!("{}={label}", ob_sandbox::LABEL_RUN))
+            .arg("--label")
+            .arg(format!("{}={expires}", ob_sandbox::LABEL_EXPIRES))
+            .args([image.as_str(), "true"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+    };
+    let foreign = support::unique_label("foreign-live");
+    let expired = support::unique_label("foreign-expired");
+    create(&foreign, "99999999999");
+    create(&expired, "1");
+    sandbox.remove_leftovers().await.unwrap();
+    let kept = support::containers_labelled(&sandbox, &foreign).await;
+    assert_eq!(kept.len(), 1, "another namespace's container was removed");
+    assert!(
+        support::containers_labelled(&sandbox, &expired)
+            .await
+            .is_empty(),
+        "an expired container was kept"
+    );
+    for id in kept {
+        sandbox.docker().remove_container(&id, None).await.unwrap();
+    }
+}
+
 /// Not a test on its own: the process that `a_killed_process_leaves_...` starts and kills.
 #[tokio::test]
 #[ignore = "helper, run and killed by a_killed_process_leaves_a_container_that_remove_leftovers_removes"]
