@@ -165,6 +165,44 @@ async fn a_wheel_that_overwrites_another_packages_file_fails_both() {
     }
 }
 
+/// A build that writes without end into its output directory (the one host directory it may
+/// write) is killed at the step's output budget, fails saying so, and leaves nothing behind;
+/// `greet`, built in the same run, is unaffected.
+#[tokio::test]
+async fn a_build_that_floods_its_output_directory_is_stopped_at_its_budget() {
+    let flood = hostile("flood");
+    let project = Project::with_sources(
+        &[MINIBACKEND, GREET, flood],
+        &[("flood", &hostile_dir("flood"))],
+    );
+    let mut options = project.options();
+    options.output_limit = 64 << 20;
+    let report = build(&project.lock, &options, &Recorder::default())
+        .await
+        .unwrap();
+    let flood = entry(&report, "flood");
+    assert_eq!(flood.status, PackageStatus::Failed, "{flood:#?}");
+    let error = flood.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("wrote more than 67108864 bytes into its output directory"),
+        "{error}"
+    );
+    let log = project.log(flood);
+    assert!(
+        !log.contains("the output directory took 64 GiB"),
+        "it was never stopped: {log}"
+    );
+    assert_eq!(entry(&report, "greet").status, PackageStatus::Built);
+    // The step's directory (and the data in it) is gone.
+    let left: Vec<String> = fs_err::read_dir(&project.out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".step-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// A build that fills /tmp, forks until refused and then eats memory: /tmp stops at its size,
 /// fork stops at the pids limit, the kernel kills it at the memory limit, and the package fails
 /// saying it ran out of memory; `greet`, built in the same run, is unaffected.

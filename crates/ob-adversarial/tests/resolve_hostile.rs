@@ -193,6 +193,7 @@ async fn a_hook_that_leaves_a_process_behind_reaches_nothing_and_changes_nothing
         scratch: scratch.clone(),
         policy: Default::default(),
         runtime: ob_testkit::image::runtime(),
+        output_limit: ob_build::step::DEFAULT_OUTPUT_LIMIT,
     })
     .unwrap();
     let log = dir.path().join("lingerer-hooks.log");

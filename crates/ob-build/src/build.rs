@@ -43,6 +43,8 @@ pub struct BuildOptions {
     /// The OCI runtime every build runs under (`--runtime runsc` for gVisor); `None`: the
     /// daemon's default.
     pub runtime: Option<String>,
+    /// Most bytes one build's output directory may hold ([`crate::step::DEFAULT_OUTPUT_LIMIT`]).
+    pub output_limit: u64,
     /// The lock's directory: the patches it pins are named relative to it.
     pub lock_dir: PathBuf,
 }
@@ -61,6 +63,7 @@ impl BuildOptions {
             cache: None,
             policy: InstallPolicy::default(),
             runtime: None,
+            output_limit: crate::step::DEFAULT_OUTPUT_LIMIT,
             lock_dir: PathBuf::from("."),
         }
     }
@@ -127,6 +130,7 @@ pub async fn build(
         scratch: out.clone(),
         policy: options.policy.clone(),
         runtime: options.runtime.clone(),
+        output_limit: options.output_limit,
     })?;
     let run = Run {
         lock,

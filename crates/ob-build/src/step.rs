@@ -120,7 +120,14 @@ pub struct BuilderOptions {
     /// The OCI runtime every step runs under (`runsc` for gVisor); `None`: the daemon's default.
     /// The caller checks that the daemon knows it.
     pub runtime: Option<String>,
+    /// Most bytes a step's output directory may hold on disk before its container is killed
+    /// ([`BuildFailure::OutputTooLarge`]); [`DEFAULT_OUTPUT_LIMIT`] unless a test wants less.
+    pub output_limit: u64,
 }
+
+/// A step's output budget: a wheel may be [`wheel::MAX_WHEEL_BYTES`], and a build leaves
+/// little else in its output directory (its build tree is in the container's `/tmp`).
+pub const DEFAULT_OUTPUT_LIMIT: u64 = wheel::MAX_WHEEL_BYTES + (1 << 30);
 
 /// Unpacks `crates` into `<cargo>/vendor/` (cargo's directory source, one folder per crate)
 /// and writes `<cargo>/config.toml`, which replaces every registry they come from with it and
@@ -324,6 +331,12 @@ impl ProducedWheel {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildFailure {
+    /// It wrote more into its output directory than the step's budget, and was stopped.
+    #[error("wrote more than {limit} bytes into its output directory and was stopped")]
+    OutputTooLarge {
+        /// The budget, in bytes.
+        limit: u64,
+    },
     /// The wall-clock limit stopped it.
     #[error("did not finish within {seconds} s and was stopped")]
     TimedOut {
@@ -556,7 +569,12 @@ impl Builder {
             dropped: attempt.dropped.clone(),
             warnings,
         };
-        outcome.result = match judge(&request, &attempt, self.options.timeout) {
+        outcome.result = match judge(
+            &request,
+            &attempt,
+            self.options.timeout,
+            self.options.output_limit,
+        ) {
             Err(failure) => StepResult::Failed(failure),
             Ok(Judged::Requirements) => StepResult::Requirements,
             Ok(Judged::Metadata(metadata)) => StepResult::Metadata(metadata),
@@ -689,6 +707,7 @@ impl Builder {
         spec.output = Some(Mount::new(absolute(&output)?, OUT_DIR));
         spec.timeout = self.options.timeout;
         spec.runtime = self.options.runtime.clone();
+        spec.output_limit = Some(self.options.output_limit);
 
         if let Some(parent) = request.log.parent() {
             fs_err::create_dir_all(parent).map_err(BuildError::io("create", parent))?;
@@ -838,8 +857,14 @@ fn judge(
     request: &StepRequest<'_>,
     attempt: &Attempt,
     timeout: Duration,
+    output_limit: u64,
 ) -> Result<Judged, BuildFailure> {
     let outcome = &attempt.outcome;
+    if outcome.output_exceeded {
+        return Err(BuildFailure::OutputTooLarge {
+            limit: output_limit,
+        });
+    }
     if outcome.timed_out {
         return Err(BuildFailure::TimedOut {
             seconds: timeout.as_secs(),

@@ -276,6 +276,7 @@ pub async fn resolve(
         scratch: work.path().join("steps"),
         policy: options.policy.clone(),
         runtime: options.runtime.clone(),
+        output_limit: ob_build::step::DEFAULT_OUTPUT_LIMIT,
     })
     .map_err(|err| ResolveError::Driver {
         message: format!("could not prepare the build steps: {err}"),

@@ -121,7 +121,15 @@ pub struct RunSpec {
     /// The OCI runtime the daemon runs it under (`runsc` for gVisor); `None`: the daemon's
     /// default (runc). Check a name first with [`crate::Sandbox::check_runtime`].
     pub runtime: Option<String>,
+    /// Most bytes the output directory may hold on disk (its files' allocated blocks, so a
+    /// sparse file counts what it really takes): past it, the container is killed
+    /// ([`RunOutcome::output_exceeded`]). Checked every [`OUTPUT_POLL`], so a fast writer may
+    /// overshoot by what it writes in that time. `None`: no limit.
+    pub output_limit: Option<u64>,
 }
+
+/// How often a run's output directory is measured against [`RunSpec::output_limit`].
+pub const OUTPUT_POLL: Duration = Duration::from_millis(500);
 
 impl RunSpec {
     /// A spec with the locked-down defaults: no network, no mounts, default limits, one hour.
@@ -144,6 +152,7 @@ impl RunSpec {
             dns: Vec::new(),
             label: label.into(),
             runtime: None,
+            output_limit: None,
         }
     }
 }
@@ -166,15 +175,49 @@ pub struct RunOutcome {
     pub timed_out: bool,
     /// Whether the kernel killed it for exceeding the memory limit.
     pub oom_killed: bool,
+    /// Whether it was killed for writing more than [`RunSpec::output_limit`] into its output.
+    pub output_exceeded: bool,
     /// From start to exit.
     pub duration: Duration,
 }
 
 impl RunOutcome {
-    /// Exited 0 within its time.
+    /// Exited 0 within its time and its output budget.
     pub fn success(&self) -> bool {
-        self.exit_code == 0 && !self.timed_out
+        self.exit_code == 0 && !self.timed_out && !self.output_exceeded
     }
+}
+
+/// Bytes the files under `path` take on disk (allocated blocks), links not followed; stops
+/// counting past `limit` (more entries than a real output holds count as past it too).
+fn disk_usage(path: &std::path::Path, limit: u64) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    const MAX_ENTRIES: usize = 1_000_000;
+    let mut total = 0u64;
+    let mut entries = 0usize;
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(directory) = pending.pop() {
+        let Ok(listing) = std::fs::read_dir(&directory) else {
+            continue;
+        };
+        for entry in listing.flatten() {
+            entries += 1;
+            if entries > MAX_ENTRIES {
+                return u64::MAX;
+            }
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            total = total.saturating_add(metadata.blocks().saturating_mul(512));
+            if total > limit {
+                return total;
+            }
+            if metadata.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    total
 }
 
 /// Lines longer than this are cut into pieces, so a program printing without newlines cannot
@@ -307,9 +350,32 @@ impl Sandbox {
             stderr.finish(&mut |line| on_line(OutputLine::Stderr(line)));
             self.wait_exit(id, what).await
         };
-        let (exit_code, timed_out) = match tokio::time::timeout(spec.timeout, to_completion).await {
+        // The output budget: measured on the host while the container runs.
+        let output_full = async {
+            match (spec.output_limit, &spec.output) {
+                (Some(limit), Some(output)) => loop {
+                    tokio::time::sleep(OUTPUT_POLL).await;
+                    let directory = output.source.clone();
+                    let used = tokio::task::spawn_blocking(move || disk_usage(&directory, limit))
+                        .await
+                        .unwrap_or(0);
+                    if used > limit {
+                        break;
+                    }
+                },
+                _ => std::future::pending().await,
+            }
+        };
+        let stopped = tokio::select! {
+            exit_code = to_completion => Ok(exit_code),
+            () = tokio::time::sleep(spec.timeout) => Err(false),
+            () = output_full => Err(true),
+        };
+        let mut output_exceeded = false;
+        let (exit_code, timed_out) = match stopped {
             Ok(exit_code) => (exit_code?, false),
-            Err(_elapsed) => {
+            Err(full) => {
+                output_exceeded = full;
                 let killed = self
                     .docker
                     .kill_container(
@@ -328,21 +394,24 @@ impl Sandbox {
                     }) => {}
                     Err(source) => {
                         return Err(SandboxError::docker(
-                            format!("kill `{what}` after its timeout"),
+                            format!("kill `{what}` past its time or output budget"),
                             source,
                         ));
                     }
                 }
-                (self.wait_exit(id, what).await?, true)
+                (self.wait_exit(id, what).await?, !output_exceeded)
             }
         };
         let duration = started.elapsed();
         // Only a SIGKILL we did not send can be an OOM kill that Docker has not heard of yet.
-        let oom_killed = self.oom_killed(id, exit_code == 137 && !timed_out).await;
+        let oom_killed = self
+            .oom_killed(id, exit_code == 137 && !timed_out && !output_exceeded)
+            .await;
         Ok(RunOutcome {
             exit_code,
             timed_out,
             oom_killed,
+            output_exceeded,
             duration,
         })
     }
