@@ -301,7 +301,9 @@ impl Sandbox {
         on_line: &mut impl FnMut(OutputLine),
     ) -> Result<RunOutcome, SandboxError> {
         let what = &spec.label;
-        // Attach before starting so not a byte of output is missed.
+        // Attach before starting so not a byte of output is missed, to the stream alone: the
+        // container has printed nothing yet, and asking for its logs too made the daemon
+        // replay, under load, lines the stream also delivered (a line seen twice).
         let mut attached = self
             .docker
             .attach_container(
@@ -310,7 +312,7 @@ impl Sandbox {
                     stdout: true,
                     stderr: true,
                     stream: true,
-                    logs: true,
+                    logs: false,
                     ..Default::default()
                 }),
             )
