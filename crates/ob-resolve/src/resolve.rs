@@ -723,62 +723,57 @@ fn make_lock(
                 found: file.sha256.clone(),
             });
         }
-        if entry.prebuilt {
-            packages.push(Package {
-                name: entry.pin.name.clone(),
-                version: entry.pin.version.clone(),
-                requires_python: entry.requires_python.clone(),
-                build_only: !entry.runtime,
-                dependencies: lock_dependencies(&entry.dependencies, &several),
-                wheel: Some(ob_lock::Wheel {
-                    filename: file.filename.clone(),
-                    url: file.url.clone(),
-                    upload_time: file.upload_time.map(|time| time.to_string()),
-                    size: file.size,
-                    sha256: file.sha256.clone(),
-                }),
-                ..Package::default()
-            });
-            continue;
-        }
-        packages.push(Package {
+        let mut package = Package {
             name: entry.pin.name.clone(),
             version: entry.pin.version.clone(),
             requires_python: entry.requires_python.clone(),
             build_only: !entry.runtime,
             dependencies: lock_dependencies(&entry.dependencies, &several),
-            sdist: Sdist {
+            ..Package::default()
+        };
+        if entry.prebuilt {
+            // Taken as its wheel: no sdist, nothing to build it with.
+            package.wheel = Some(ob_lock::Wheel {
                 filename: file.filename.clone(),
-                url: Some(file.url.clone()),
-                path: None,
+                url: file.url.clone(),
                 upload_time: file.upload_time.map(|time| time.to_string()),
                 size: file.size,
                 sha256: file.sha256.clone(),
-            },
-            settings: options
-                .config
-                .for_package(&entry.pin.name, &entry.pin.version),
-            build_requires: entry
-                .build_requires
-                .iter()
-                .map(|pin| Pin {
-                    name: pin.name.clone(),
-                    version: pin.version.clone(),
-                })
-                .collect(),
-            crates: crates
-                .pinned(&file.filename)
-                .into_iter()
-                .map(|pinned| {
-                    let key = pinned.entry.key();
-                    crate_entries
-                        .entry((key.name.clone(), key.version.clone()))
-                        .or_insert(pinned.entry);
-                    key
-                })
-                .collect(),
-            ..Package::default()
-        });
+            });
+            packages.push(package);
+            continue;
+        }
+        package.sdist = Sdist {
+            filename: file.filename.clone(),
+            url: Some(file.url.clone()),
+            path: None,
+            upload_time: file.upload_time.map(|time| time.to_string()),
+            size: file.size,
+            sha256: file.sha256.clone(),
+        };
+        package.settings = options
+            .config
+            .for_package(&entry.pin.name, &entry.pin.version);
+        package.build_requires = entry
+            .build_requires
+            .iter()
+            .map(|pin| Pin {
+                name: pin.name.clone(),
+                version: pin.version.clone(),
+            })
+            .collect();
+        package.crates = crates
+            .pinned(&file.filename)
+            .into_iter()
+            .map(|pinned| {
+                let key = pinned.entry.key();
+                crate_entries
+                    .entry((key.name.clone(), key.version.clone()))
+                    .or_insert(pinned.entry);
+                key
+            })
+            .collect();
+        packages.push(package);
     }
     packages.sort_by(|a, b| {
         a.name
