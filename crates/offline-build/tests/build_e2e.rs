@@ -158,11 +158,12 @@ fn resolves_fetches_builds_and_imports_boto3_and_requests_offline() {
 }
 
 /// Native packages against the real index, in one lock: pyyaml (Cython, compiled once, in
-/// resolve; `build` takes every wheel from the cache) with libyaml, lxml with libxml2 and
-/// libxslt, Pillow with its image libraries, and psutil, each linking the builder image's
-/// libraries. The result installs offline with every C extension: `yaml.__with_libyaml__` is
-/// true, lxml parses and transforms, Pillow has jpeg, png, webp, tiff, freetype and lcms, and no
-/// wheel is degraded.
+/// resolve, for pyyaml and numpy both; `build` takes every wheel from the cache) with libyaml,
+/// lxml with libxml2 and libxslt, Pillow with its image libraries, psutil, and numpy (meson,
+/// with the image's ninja and OpenBLAS), each linking the builder image's libraries. The result
+/// installs offline with every C extension: `yaml.__with_libyaml__` is true, lxml parses and
+/// transforms, Pillow has jpeg, png, webp, tiff, freetype and lcms, numpy was built against
+/// OpenBLAS and multiplies matrices, and no wheel is degraded.
 #[test]
 fn native_packages_build_with_the_image_libraries_and_cython_compiled_once() {
     if let Err(reason) = index_reachable() {
@@ -179,6 +180,7 @@ fn native_packages_build_with_the_image_libraries_and_cython_compiled_once() {
             "lxml",
             "pillow",
             "psutil",
+            "numpy",
             "--exclude-newer",
             "2026-11-01T00:00:00Z",
             "--jobs",
@@ -218,11 +220,13 @@ fn native_packages_build_with_the_image_libraries_and_cython_compiled_once() {
     extension_of("lxml", "lxml/etree");
     extension_of("pillow", "PIL/_imaging");
     extension_of("psutil", "psutil/_psutil_linux");
+    extension_of("numpy", "numpy/_core/_multiarray_umath");
     // Installed from dist/ alone, in a container with no network, each uses the image's
     // libraries.
     let dist = dir.path().join("dist");
     let script = "\
 import yaml, psutil
+import numpy as np
 from lxml import etree
 from PIL import features
 print(yaml.__with_libyaml__)
@@ -235,6 +239,10 @@ style = etree.XML(
 print(etree.tostring(etree.XSLT(style)(doc)).decode())
 print(sorted(f for f in ('jpg', 'zlib', 'webp', 'libtiff', 'freetype2', 'littlecms2', 'jpg_2000') if features.check(f)))
 print(psutil.cpu_count() > 0)
+config = np.show_config(mode='dicts')['Build Dependencies']
+print(config['blas']['name'], config['lapack']['name'])
+a = np.arange(6, dtype=float).reshape(2, 3)
+print((a @ a.T).tolist(), np.linalg.inv(np.diag([2.0, 4.0])).tolist())
 ";
     let check = Command::new("docker")
         .args(["run", "--rm", "--network", "none", "-v"])
@@ -244,7 +252,7 @@ print(psutil.cpu_count() > 0)
             "sh",
             "-c",
             "python3 -m venv /tmp/v && /tmp/v/bin/pip install -q --no-index --find-links /dist \
-             pyyaml lxml pillow psutil && /tmp/v/bin/python -c \"$0\"",
+             pyyaml lxml pillow psutil numpy && /tmp/v/bin/python -c \"$0\"",
             script,
         ])
         .output()
@@ -258,6 +266,8 @@ print(psutil.cpu_count() > 0)
             "<c>x</c>",
             "['freetype2', 'jpg', 'jpg_2000', 'libtiff', 'littlecms2', 'webp', 'zlib']",
             "True",
+            "openblas openblas",
+            "[[5.0, 14.0], [14.0, 50.0]] [[0.5, 0.0], [0.0, 0.25]]",
         ],
         "{}",
         String::from_utf8_lossy(&check.stderr)
