@@ -263,11 +263,11 @@ fn manifest_disagreements(lock: &Lock, wheelhouse: &Path) -> Result<Vec<String>,
         })?;
     let mut disagreements = Vec::new();
     for package in &lock.packages {
-        let (filename, sha256) = (package.filename(), package.file_sha256());
-        let size = package
-            .wheel
-            .as_ref()
-            .map_or(package.sdist.size, |wheel| wheel.size);
+        let (filename, sha256, size) = (
+            package.filename(),
+            package.file_sha256(),
+            package.file_size(),
+        );
         let Some(entry) = manifest
             .files
             .iter()

@@ -361,17 +361,10 @@ impl Run<'_> {
     /// directory: copied there under a hidden name, checked as a built wheel is (sha256
     /// against the lock, one sound archive, RECORD, METADATA, the install policy), then given
     /// its name. A package that fails is reported failed, its dependants skipped.
-    fn admit_prebuilt(&self, id: PackageId) -> PackageReport {
+    fn admit_prebuilt(&self, id: PackageId, wheel: &ob_lock::Wheel) -> PackageReport {
         let package = &self.lock.packages[id.index()];
-        let mut report = self.blank_report(id, Vec::new(), package.file_sha256().to_owned());
+        let mut report = self.blank_report(id, Vec::new(), wheel.sha256.clone());
         report.sdist_sha256.clear();
-        let Some(wheel) = &package.wheel else {
-            report.error = Some(format!(
-                "`{}` {} has no wheel",
-                package.name, package.version
-            ));
-            return report;
-        };
         match self.admit(package, wheel) {
             Ok(checked) => {
                 report.status = PackageStatus::Prebuilt;
@@ -439,8 +432,8 @@ impl Run<'_> {
         key: String,
     ) -> Result<(PackageReport, Vec<String>), BuildError> {
         let package = &self.lock.packages[id.index()];
-        if package.wheel.is_some() {
-            return Ok((self.admit_prebuilt(id), Vec::new()));
+        if let Some(wheel) = &package.wheel {
+            return Ok((self.admit_prebuilt(id, wheel), Vec::new()));
         }
         let log_name = format!("{LOGS_DIR}/{}-{}.log", package.name, package.version);
         let environment = self.environment(&used);

@@ -74,15 +74,10 @@ impl IndexFile {
         (!version.is_empty()).then_some(version)
     }
 
-    /// The name and version parts of a wheel file name
-    /// (`name-version(-build)?-python-abi-platform.whl`), if this is one.
+    /// The name and version parts of a wheel file name, if this is one
+    /// ([`ob_lock::wheel_release`]).
     pub fn wheel_release(&self) -> Option<(&str, &str)> {
-        let stem = self.filename.strip_suffix(".whl")?;
-        let parts: Vec<&str> = stem.split('-').collect();
-        match parts.len() {
-            5 | 6 if !parts[0].is_empty() && !parts[1].is_empty() => Some((parts[0], parts[1])),
-            _ => None,
-        }
+        ob_lock::wheel_release(&self.filename)
     }
 }
 

@@ -558,6 +558,26 @@ impl Package {
             None => &self.sdist.sha256,
         }
     }
+
+    /// The size of [`Package::filename`].
+    pub fn file_size(&self) -> u64 {
+        match &self.wheel {
+            Some(wheel) => wheel.size,
+            None => self.sdist.size,
+        }
+    }
+}
+
+/// The name and version parts of a wheel file name (PEP 427:
+/// `{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl`), as written; `None` for
+/// anything else. The one reading of wheel names that the lock, the proxy and resolve share.
+pub fn wheel_release(filename: &str) -> Option<(&str, &str)> {
+    let stem = filename.strip_suffix(".whl")?;
+    let parts: Vec<&str> = stem.split('-').collect();
+    match parts.len() {
+        5 | 6 if parts.iter().all(|part| !part.is_empty()) => Some((parts[0], parts[1])),
+        _ => None,
+    }
 }
 
 impl Pin {

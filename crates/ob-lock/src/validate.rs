@@ -365,25 +365,13 @@ fn prebuilt(package: &Package, wheel: &Wheel) -> Result<(), LockError> {
     wheel_filename(&wheel.filename, &package.name, &package.version)
         .map_err(|problem| in_package(package, "wheels.name", problem))?;
     url(&wheel.url).map_err(|problem| in_package(package, "wheels.url", problem))?;
-    if let Some(upload_time) = &wheel.upload_time {
-        datetime(upload_time)
-            .map_err(|problem| in_package(package, "wheels.upload-time", problem))?;
-    }
-    if wheel.size == 0 {
-        return Err(in_package(package, "wheels.size", Problem::ZeroSize));
-    }
-    if i64::try_from(wheel.size).is_err() {
-        return Err(in_package(package, "wheels.size", Problem::OutOfRange));
-    }
-    if !is_sha256(&wheel.sha256) {
-        return Err(in_package(
-            package,
-            "wheels.hashes.sha256",
-            Problem::BadSha256 {
-                found: wheel.sha256.clone(),
-            },
-        ));
-    }
+    pinned_file(
+        package,
+        "wheels",
+        wheel.upload_time.as_deref(),
+        wheel.size,
+        &wheel.sha256,
+    )?;
     if package.sdist != Sdist::default() {
         return Err(in_package(package, "wheels", Problem::SdistAndWheel));
     }
@@ -425,16 +413,14 @@ pub(crate) fn wheel_filename(filename: &str, name: &str, version: &str) -> Resul
     if filename.starts_with('.') {
         return Err(refuse("starts with a dot"));
     }
-    let stem = filename
-        .strip_suffix(".whl")
-        .ok_or_else(|| refuse("does not end in .whl"))?;
-    let parts: Vec<&str> = stem.split('-').collect();
-    if !(5..=6).contains(&parts.len()) || parts.iter().any(|part| part.is_empty()) {
-        return Err(refuse("is not `name-version-python-abi-platform.whl`"));
+    if !filename.ends_with(".whl") {
+        return Err(refuse("does not end in .whl"));
     }
-    if !is_valid_name(parts[0])
-        || normalize_name(parts[0]) != normalize_name(name)
-        || !parts[1].eq_ignore_ascii_case(version)
+    let (project, file_version) = crate::model::wheel_release(filename)
+        .ok_or_else(|| refuse("is not `name-version-python-abi-platform.whl`"))?;
+    if !is_valid_name(project)
+        || normalize_name(project) != normalize_name(name)
+        || !file_version.eq_ignore_ascii_case(version)
     {
         return Err(Problem::FilenameMismatch {
             filename: filename.to_owned(),
@@ -579,29 +565,48 @@ fn sdist(package: &Package, sdist: &Sdist) -> Result<(), LockError> {
     if let Some(path) = &sdist.path {
         relative_path(path).map_err(|problem| in_package(package, "sdist.path", problem))?;
     }
-    if let Some(upload_time) = &sdist.upload_time {
+    pinned_file(
+        package,
+        "sdist",
+        sdist.upload_time.as_deref(),
+        sdist.size,
+        &sdist.sha256,
+    )
+}
+
+/// The fields every file of the lock shares (`sdist`, one of `wheels`): an RFC 3339 upload
+/// time if any, a size that is not zero and fits TOML's integer, a sha256.
+fn pinned_file(
+    package: &Package,
+    table: &str,
+    upload_time: Option<&str>,
+    size: u64,
+    sha256: &str,
+) -> Result<(), LockError> {
+    let field = |key: &str| format!("{table}.{key}");
+    if let Some(upload_time) = upload_time {
         datetime(upload_time)
-            .map_err(|problem| in_package(package, "sdist.upload-time", problem))?;
+            .map_err(|problem| in_package(package, &field("upload-time"), problem))?;
     }
-    if sdist.size == 0 {
-        return Err(in_package(package, "sdist.size", Problem::ZeroSize));
+    if size == 0 {
+        return Err(in_package(package, &field("size"), Problem::ZeroSize));
     }
-    if i64::try_from(sdist.size).is_err() {
-        return Err(in_package(package, "sdist.size", Problem::OutOfRange));
+    if i64::try_from(size).is_err() {
+        return Err(in_package(package, &field("size"), Problem::OutOfRange));
     }
-    if sdist.sha256.is_empty() {
+    if sha256.is_empty() {
         return Err(in_package(
             package,
-            "sdist.hashes.sha256",
+            &field("hashes.sha256"),
             Problem::MissingSha256,
         ));
     }
-    if !is_sha256(&sdist.sha256) {
+    if !is_sha256(sha256) {
         return Err(in_package(
             package,
-            "sdist.hashes.sha256",
+            &field("hashes.sha256"),
             Problem::BadSha256 {
-                found: sdist.sha256.clone(),
+                found: sha256.to_owned(),
             },
         ));
     }

@@ -135,39 +135,27 @@ fn package_table(package: &Package) -> Table {
         // PEP 751's `wheels`, here always of one: `[[packages.wheels]]`, laid out as the sdist
         // table is.
         Some(wheel) => {
-            let mut entry = Table::new();
-            entry["name"] = value(wheel.filename.as_str());
-            entry["url"] = value(wheel.url.as_str());
-            if let Some(upload_time) = &wheel.upload_time {
-                entry["upload-time"] = value(datetime_value(upload_time));
-            }
-            entry["size"] = value(i64::try_from(wheel.size).unwrap_or(i64::MAX));
-            let mut hashes = InlineTable::new();
-            hashes.insert("sha256", wheel.sha256.as_str().into());
-            entry["hashes"] = value(hashes);
             let mut wheels = ArrayOfTables::new();
-            wheels.push(entry);
+            wheels.push(file_table(
+                &wheel.filename,
+                Some(&wheel.url),
+                None,
+                wheel.upload_time.as_deref(),
+                wheel.size,
+                &wheel.sha256,
+            ));
             table.insert("wheels", Item::ArrayOfTables(wheels));
         }
         None => {
             let sdist = &package.sdist;
-            let mut sdist_table = Table::new();
-            sdist_table["name"] = value(sdist.filename.as_str());
-            if let Some(url) = &sdist.url {
-                sdist_table["url"] = value(url.as_str());
-            }
-            if let Some(path) = &sdist.path {
-                sdist_table["path"] = value(path.as_str());
-            }
-            if let Some(upload_time) = &sdist.upload_time {
-                sdist_table["upload-time"] = value(datetime_value(upload_time));
-            }
-            // Validation refuses sizes above i64::MAX; saturate rather than panic for
-            // unvalidated locks.
-            sdist_table["size"] = value(i64::try_from(sdist.size).unwrap_or(i64::MAX));
-            let mut hashes = InlineTable::new();
-            hashes.insert("sha256", sdist.sha256.as_str().into());
-            sdist_table["hashes"] = value(hashes);
+            let sdist_table = file_table(
+                &sdist.filename,
+                sdist.url.as_deref(),
+                sdist.path.as_deref(),
+                sdist.upload_time.as_deref(),
+                sdist.size,
+                &sdist.sha256,
+            );
             table.insert("sdist", Item::Table(sdist_table));
         }
     }
@@ -196,6 +184,34 @@ fn package_table(package: &Package) -> Table {
     table.insert("tool", Item::Table(tools));
 
     merge_foreign(&mut table, &package.foreign);
+    table
+}
+
+/// One file's table (`[packages.sdist]`, an entry of `[[packages.wheels]]`).
+fn file_table(
+    filename: &str,
+    url: Option<&str>,
+    path: Option<&str>,
+    upload_time: Option<&str>,
+    size: u64,
+    sha256: &str,
+) -> Table {
+    let mut table = Table::new();
+    table["name"] = value(filename);
+    if let Some(url) = url {
+        table["url"] = value(url);
+    }
+    if let Some(path) = path {
+        table["path"] = value(path);
+    }
+    if let Some(upload_time) = upload_time {
+        table["upload-time"] = value(datetime_value(upload_time));
+    }
+    // Validation refuses sizes above i64::MAX; saturate rather than panic for unvalidated locks.
+    table["size"] = value(i64::try_from(size).unwrap_or(i64::MAX));
+    let mut hashes = InlineTable::new();
+    hashes.insert("sha256", sha256.into());
+    table["hashes"] = value(hashes);
     table
 }
 

@@ -167,8 +167,8 @@ impl MetadataSource for MetadataBook {
 /// The version part of an sdist file name (`name-version.tar.gz`; the name may hold `-`, the
 /// version may not).
 pub fn version_of(filename: &str) -> Option<&str> {
-    if let Some(stem) = filename.strip_suffix(".whl") {
-        return stem.split('-').nth(1).filter(|v| !v.is_empty());
+    if filename.ends_with(".whl") {
+        return ob_lock::wheel_release(filename).map(|(_, version)| version);
     }
     let stem = filename
         .strip_suffix(".tar.gz")
